@@ -1,0 +1,236 @@
+"""Build the database from ``corpus/``: parse, chunk, detect, embed and write atomically.
+
+The database is written to a temporary file next to the target and moved into place
+(``os.replace``) only when complete, so a failed build leaves the previous database as it
+was. Same corpus in, same rows and content hashes out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+from . import __version__, database, swedish
+from .chunking import TAG_RE, normalise
+from .embeddings import DEFAULT_MODEL, EmbeddingCache, embed_with_cache, load_embedder, to_blob
+from .errors import CorpusError
+from .manifest import MANIFEST_NAME, load_manifest
+from .reports import METADATA_FIELDS, ParsedReport, load_report
+from .textio import DEFAULT_MAX_BYTES
+
+CORPUS_SUFFIXES = (".txt", ".md")
+
+
+@dataclass
+class BuildOptions:
+    corpus: Path
+    db_path: Path
+    model: str = DEFAULT_MODEL
+    device: str = "cpu"
+    batch_size: int = 16
+    embed: bool = True
+    cache_dir: Path | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES
+    quiet: bool = False
+
+
+@dataclass
+class BuildResult:
+    db_path: Path
+    reports: int
+    sections: int
+    chunks: int
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    embedding: dict = field(default_factory=dict)
+
+
+def log(opts: BuildOptions, msg: str) -> None:
+    if not opts.quiet:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def corpus_files(corpus: Path) -> list[Path]:
+    if not corpus.is_dir():
+        raise CorpusError(corpus, "corpus folder does not exist")
+    files = sorted(p for p in corpus.iterdir() if p.is_file() and p.suffix.lower() in CORPUS_SUFFIXES
+                   and not p.name.startswith("."))
+    if not files:
+        raise CorpusError(corpus, f"no report files ({', '.join(CORPUS_SUFFIXES)}) in the corpus folder")
+    return files
+
+
+def display_text(chunk_text: str) -> str:
+    """Text of a passage for search terms and embedding: table tags and markdown removed."""
+    text = TAG_RE.sub(" ", chunk_text)
+    text = re.sub(r"(?<!\w)[#*_]{1,4}|[*_]{1,4}(?!\w)", " ", text)
+    return normalise(text)
+
+
+def embed_text(report: ParsedReport, section_path: list[str], chunk_text: str) -> str:
+    """What the model sees: the nearest heading, then the passage."""
+    heading = section_path[-1] if section_path else ""
+    body = display_text(chunk_text)
+    return f"{heading}: {body}" if heading else body
+
+
+def parse_corpus(opts: BuildOptions) -> tuple[list[ParsedReport], list[str]]:
+    manifest = load_manifest(opts.corpus)
+    files = corpus_files(opts.corpus)
+    warnings: list[str] = []
+    if not manifest:
+        warnings.append(f"{opts.corpus / MANIFEST_NAME}: no manifest; all metadata is detected from the text")
+    reports: list[ParsedReport] = []
+    for i, path in enumerate(files, 1):
+        log(opts, f"[{i}/{len(files)}] läser {path.name}")
+        rep = load_report(path, manifest.get(path.name), opts.max_bytes)
+        warnings.extend(rep.warnings)
+        reports.append(rep)
+    ids: dict[str, str] = {}
+    for rep in reports:
+        if rep.id in ids:
+            raise CorpusError(rep.source.path, f"report id '{rep.id}' is also used by {ids[rep.id]}; give one an id in {MANIFEST_NAME}")
+        ids[rep.id] = rep.source_file
+    reports.sort(key=lambda r: r.id)
+    return reports, warnings
+
+
+def build(opts: BuildOptions) -> BuildResult:
+    t0 = time.perf_counter()
+    reports, warnings = parse_corpus(opts)
+    for w in warnings:
+        log(opts, f"varning: {w}")
+    opts.db_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = opts.db_path.with_name(f".{opts.db_path.name}.building-{os.getpid()}")
+    for stale in (tmp, Path(str(tmp) + "-journal")):
+        stale.unlink(missing_ok=True)
+    try:
+        result = _write(opts, reports, tmp)
+        os.replace(tmp, opts.db_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + "-journal").unlink(missing_ok=True)
+        raise
+    result.warnings = warnings
+    result.seconds = time.perf_counter() - t0
+    log(opts, f"klart: {opts.db_path} ({result.reports} rapporter, {result.sections} avsnitt, "
+              f"{result.chunks} textavsnitt) på {result.seconds:.1f} s")
+    return result
+
+
+def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> BuildResult:
+    db = sqlite_utils.Database(path)
+    database.create_reference_tables(db)
+    report_rows, meta_rows, section_rows, chunk_rows = [], [], [], []
+    section_id = 0
+    chunk_id = 0
+    embed_inputs: dict[str, str] = {}
+    chunk_embed_hash: dict[int, str] = {}
+    for rep in reports:
+        row = {"id": rep.id}
+        row.update({f: rep.value(f) for f in METADATA_FIELDS})
+        row.update({
+            "source_file": rep.source_file, "sha256": rep.source.sha256, "encoding": rep.source.encoding,
+            "n_chars": len(rep.source.text), "n_words": len(swedish.WORD_RE.findall(rep.source.text)),
+            "n_sections": len(rep.doc.sections), "n_chunks": len(rep.chunks), "text": rep.source.text,
+        })
+        report_rows.append(row)
+        for name, fv in rep.fields.items():
+            meta_rows.append({
+                "report_id": rep.id, "field": name, "value": None if fv.value is None else str(fv.value),
+                "source": fv.source, "confidence": fv.confidence, "evidence": fv.evidence,
+                "detected_value": None if fv.detected is None else str(fv.detected),
+                "detected_confidence": fv.detected_confidence,
+            })
+        ids: dict[int, int] = {}
+        for sec in rep.doc.sections:
+            section_id += 1
+            ids[sec.ordinal] = section_id
+            section_rows.append({
+                "id": section_id, "report_id": rep.id, "ordinal": sec.ordinal, "level": sec.level,
+                "heading": sec.heading, "path": " › ".join(sec.path),
+                "parent_id": ids.get(sec.parent) if sec.parent is not None else None,
+                "char_start": sec.start, "char_end": sec.end, "kind": sec.kind,
+            })
+        for ch in rep.chunks:
+            chunk_id += 1
+            path_list = rep.section_path(ch.section)
+            etext = embed_text(rep, path_list, ch.text)
+            ehash = hashlib.sha256(etext.encode()).hexdigest()[:32]
+            embed_inputs[ehash] = etext
+            chunk_embed_hash[chunk_id] = ehash
+            chunk_rows.append({
+                "id": chunk_id, "report_id": rep.id,
+                "section_id": ids.get(ch.section) if ch.section is not None else None,
+                "ordinal": ch.ordinal, "kind": ch.kind, "section": " › ".join(path_list),
+                "heading": path_list[-1] if path_list else None,
+                "char_start": ch.start, "char_end": ch.end, "text": ch.text, "word_count": ch.words,
+                "content_hash": ch.hash, "search_terms": swedish.search_terms(display_text(ch.text) + " " + (path_list[-1] if path_list else "")),
+            })
+    log(opts, f"skriver {len(report_rows)} rapporter, {len(section_rows)} avsnitt, {len(chunk_rows)} textavsnitt")
+    database.write_rows(db, "reports", report_rows, pk="id", foreign_keys=[("kommunkod", "municipalities", "kommunkod")],
+                        columns={"year": int, "document_date": str, "period": str, "kommunkod": str})
+    database.write_rows(db, "report_metadata", meta_rows, pk=("report_id", "field"), foreign_keys=[("report_id", "reports", "id")])
+    database.write_rows(db, "sections", section_rows, pk="id",
+                        foreign_keys=[("report_id", "reports", "id"), ("parent_id", "sections", "id")],
+                        columns={"parent_id": int})
+    database.write_rows(db, "chunks", chunk_rows, pk="id",
+                        foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],
+                        columns={"section_id": int, "heading": str})
+    embedding_stats: dict = {}
+    if opts.embed:
+        embedding_stats = _embed(opts, db, embed_inputs, chunk_embed_hash)
+    info = {
+        "version": __version__,
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "corpus_sha256": {r.source_file: r.source.sha256 for r in reports},
+        "manifest_sha256": _file_hash(opts.corpus / MANIFEST_NAME),
+        "counts": {"reports": len(report_rows), "sections": len(section_rows), "chunks": len(chunk_rows)},
+        "offsets": "char offsets into the UTF-8 text (BOM removed, universal newlines); chunk text = whitespace-collapsed source[char_start:char_end]",
+        "embedding": embedding_stats,
+    }
+    database.finish(db, info)
+    db.close()
+    return BuildResult(db_path=opts.db_path, reports=len(report_rows), sections=len(section_rows),
+                       chunks=len(chunk_rows), embedding=embedding_stats)
+
+
+def _file_hash(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def _embed(opts: BuildOptions, db: sqlite_utils.Database, inputs: dict[str, str], chunk_hash: dict[int, int]) -> dict:
+    from tqdm import tqdm
+
+    log(opts, f"laddar inbäddningsmodell: {opts.model}")
+    embedder = load_embedder(opts.model, device=opts.device)
+    contract = embedder.contract
+    cache_dir = opts.cache_dir or opts.db_path.parent / "cache"
+    cache = EmbeddingCache(cache_dir / "embeddings.sqlite", contract)
+
+    def bar(total: int):
+        return tqdm(total=total, desc="bäddar in textavsnitt", unit="avsnitt", disable=opts.quiet,
+                    file=sys.stderr, smoothing=0.1)
+
+    try:
+        vectors, stats = embed_with_cache(embedder, inputs, cache, batch_size=opts.batch_size, progress_factory=bar)
+    finally:
+        cache.close()
+    if stats["embedded"]:
+        stats["chunks_per_second"] = round(stats["embedded"] / max(stats["seconds"], 1e-9), 2)
+    log(opts, f"inbäddningar: {stats['embedded']} nya, {stats['cached']} från cache")
+    db["chunk_embeddings"].insert_all(
+        ({"chunk_id": cid, "vector": to_blob(vectors[h])} for cid, h in chunk_hash.items()),
+        pk="chunk_id", foreign_keys=[("chunk_id", "chunks", "id")], batch_size=500,
+    )
+    row = {"id": 1, **{k: v for k, v in contract.__dict__.items()}, "contract_json": contract.to_json()}
+    db["embedding_model"].insert(row, pk="id")
+    return {"model": contract.model_id, "backend": contract.backend, "dimensions": contract.dimensions, **stats}

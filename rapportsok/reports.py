@@ -1,0 +1,99 @@
+"""Turn one corpus file into a parsed report: text, structure, passages and metadata.
+
+Metadata comes from the manifest where it is given and from :mod:`rapportsok.detect`
+otherwise; for every field the report records which of the two it came from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import municipalities
+from .chunking import Chunk, chunk_document
+from .detect import SURE, UNKNOWN, Detected, detect_all
+from .manifest import ManifestEntry
+from .structure import Document, parse
+from .textio import SourceText, read_report
+
+METADATA_FIELDS = [
+    "title", "municipality", "kommunkod", "county", "committee", "report_type", "period", "year",
+    "document_date", "diarienummer", "source_url", "licence", "notes",
+]
+
+
+@dataclass
+class FieldValue:
+    value: object
+    source: str            # "manifest", "detected" or "none"
+    confidence: str        # "säker", "osäker", "okänd" (for manifest values: "säker")
+    evidence: str
+    detected: object = None
+    detected_confidence: str = UNKNOWN
+
+
+@dataclass
+class ParsedReport:
+    id: str
+    source: SourceText
+    doc: Document
+    chunks: list[Chunk]
+    fields: dict[str, FieldValue]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def source_file(self) -> str:
+        return self.source.path.name
+
+    def value(self, name: str):
+        return self.fields[name].value
+
+    def section_path(self, ordinal: int | None) -> list[str]:
+        return self.doc.sections[ordinal].path if ordinal is not None else []
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "rapport"
+
+
+def merge_metadata(path: Path, detected: dict[str, Detected], entry: ManifestEntry | None) -> tuple[dict[str, FieldValue], list[str]]:
+    warnings: list[str] = []
+    manifest = entry.values if entry else {}
+    fields: dict[str, FieldValue] = {}
+    for name in METADATA_FIELDS:
+        det = detected.get(name)
+        given = manifest.get(name)
+        if given is not None:
+            fv = FieldValue(given, "manifest", SURE, f"manifest.csv rad {entry.line}")
+        elif det is not None and det.value is not None:
+            fv = FieldValue(det.value, "detected", det.confidence, det.evidence)
+        else:
+            fv = FieldValue(None, "none", UNKNOWN, det.evidence if det else "anges bara i manifestet")
+        if det is not None:
+            fv.detected, fv.detected_confidence = det.value, det.confidence
+            if given is not None and det.value is not None and det.confidence == SURE and str(det.value) != str(given):
+                warnings.append(f"{path}: manifest says {name}={given!r} but the text says {det.value!r} ({det.evidence})")
+        fields[name] = fv
+    # Fill municipality and county from a manifest kommunkod.
+    code = fields["kommunkod"].value
+    if code and fields["kommunkod"].source == "manifest":
+        mun = municipalities.by_code()[str(code)]
+        for name, value in (("municipality", mun.kommun), ("county", mun.lan)):
+            if fields[name].source != "manifest":
+                fields[name] = FieldValue(value, "manifest", SURE, "från kommunkoden i manifestet",
+                                          fields[name].detected, fields[name].detected_confidence)
+    return fields, warnings
+
+
+def load_report(path: Path, entry: ManifestEntry | None, max_bytes: int) -> ParsedReport:
+    source = read_report(path, max_bytes=max_bytes)
+    doc = parse(source.text)
+    chunks = chunk_document(doc)
+    fields, warnings = merge_metadata(path, detect_all(source.text), entry)
+    warnings = source.warnings + warnings
+    if entry is None:
+        summary = ", ".join(f"{k}={fields[k].value!r} ({fields[k].confidence})" for k in ("municipality", "report_type", "period"))
+        warnings.append(f"{path}: not listed in manifest.csv; using detected metadata: {summary}")
+    rid = entry.id if entry else slug(path.stem)
+    return ParsedReport(id=rid, source=source, doc=doc, chunks=chunks, fields=fields, warnings=warnings)
