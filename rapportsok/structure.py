@@ -48,6 +48,8 @@ META_LABELS = {
     "enligt uppdrag", "tid", "plats", "partigruppmöten", "rapportperiod", "organisation",
     "tjänsteskrivelse", "protokollsutdrag", "sammanträdesprotokoll",
 }
+TITLE_RE = re.compile(r"^(månadsrapport|tertialrapport|tertialbokslut|delårsrapport|delårsbokslut|årsbokslut|årsboks slut|årsredovisning|verksamhetsberättelse)\b", re.I)
+TITLE_LINES = 15  # a report-type heading this near the top is the document title
 COMMITTEE_RE = re.compile(r"^[A-ZÅÄÖ][\wåäö-]*(nämnden|förvaltningen|styrelsen|fullmäktige)$")
 SENTENCE_END = tuple(".!?:;…”\")")
 
@@ -169,8 +171,8 @@ def _classify_single(s: str, prev_kind: str | None, prev_text: str) -> str:
         return "meta"
     if prev_kind == "meta_label" and _word_count(core) <= 12:
         return "meta"
-    if prev_kind == "meta" and COMMITTEE_RE.match(core):
-        return "meta"  # the addressee of a tjänsteskrivelse ("Socialnämnden")
+    if COMMITTEE_RE.match(core):
+        return "meta"  # addressee or author line ("Socialnämnden"), not a section
     if low in LABELS:
         return "label"
     if prev_kind == "label" and prev_text.lower().rstrip(":") in ("bedömning", "bedömning måluppfyllelse", "status", "ansvarig"):
@@ -263,7 +265,7 @@ def parse(text: str) -> Document:
         prev_kind, prev_text = kind, strip_markup(first)
     _mark_toc_blocks(blocks)
     _demote_heading_lists(blocks)
-    sections, block_section = _section_tree(blocks, len(text))
+    sections, block_section = _section_tree(blocks, len(text), text)
     return Document(text=text, blocks=blocks, sections=sections, block_section=block_section)
 
 
@@ -317,40 +319,36 @@ def _title_key(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip(" .").lower()
 
 
-def _outline_titles(blocks: list[Block]) -> set[str]:
-    """Titles listed in a table of contents or a meeting agenda (föredragningslista).
+def _outline_entries(block: Block, agenda: bool) -> set[str]:
+    """Titles a table of contents or a meeting agenda (föredragningslista) lists.
 
     PDF text has no font sizes, so a plain-text heading that the document's own outline
-    lists is taken as top level; other plain headings sit one level below.
+    lists (above it) is taken as top level; other plain headings sit one level below.
     """
-    titles: set[str] = set()
-    agenda_until = -1
-    for i, b in enumerate(blocks):
-        if b.kind == "toc":
-            titles.update(_title_key(l.text) for l in b.lines if l.text.strip())
-        elif b.kind == "heading" and "föredragningslista" in b.heading.lower():
-            agenda_until = i + 12
-        elif i <= agenda_until and b.kind == "prose":
-            for l in b.lines:
-                if re.match(r"^\s*-\s+\d{1,2}\s+\S", l.text):
-                    titles.add(_title_key(l.text))
-    titles.discard("")
-    return titles
+    if block.kind == "toc":
+        return {_title_key(l.text) for l in block.lines if l.text.strip()} - {""}
+    if agenda and block.kind == "prose":
+        return {_title_key(l.text) for l in block.lines if re.match(r"^\s*-\s+\d{1,2}\s+\S", l.text)} - {""}
+    return set()
 
 
 def _heading_levels(blocks: list[Block]) -> None:
     """Assign levels: markdown depth, numbering depth, bold and plain lines below them."""
-    outline = _outline_titles(blocks)
+    outline: set[str] = set()
+    agenda_until = -1
     offset = 0          # md level minus numbering depth, learnt from '## 2 Rubrik'
     structural = 0      # level of the last markdown/numbered/bold heading
     prev_was_heading = False
     last_level = 0
     top_plain: int | None = None
-    for b in blocks:
+    for i, b in enumerate(blocks):
         if b.kind != "heading":
+            outline |= _outline_entries(b, i <= agenda_until)
             if b.kind != "furniture":
                 prev_was_heading = False
             continue
+        if "föredragningslista" in b.heading.lower():
+            agenda_until = i + 12
         raw = b.lines[0].text.strip()
         md = MD_HEADING_RE.match(raw)
         num = NUMBERED_RE.match(b.heading)
@@ -378,8 +376,14 @@ def _heading_levels(blocks: list[Block]) -> None:
         prev_was_heading = True
 
 
-def _section_tree(blocks: list[Block], text_len: int) -> tuple[list[Section], list[int | None]]:
+def _section_tree(blocks: list[Block], text_len: int, text: str) -> tuple[list[Section], list[int | None]]:
+    """Nest headings by level. The document title (a report-type heading at the very top)
+    is kept as a section but left out of its descendants' paths, which would all repeat it."""
     _heading_levels(blocks)
+
+    def line_of(offset: int) -> int:
+        return len([l for l in text[:offset].split("\n") if l.strip()])
+
     sections: list[Section] = []
     stack: list[Section] = []
     block_section: list[int | None] = []
@@ -388,11 +392,12 @@ def _section_tree(blocks: list[Block], text_len: int) -> tuple[list[Section], li
             while stack and stack[-1].level >= b.level:
                 stack.pop()
             parent = stack[-1] if stack else None
+            is_title = bool(TITLE_RE.match(b.heading)) and line_of(b.start) < TITLE_LINES
             sec = Section(
                 ordinal=len(sections), level=b.level, heading=b.heading, start=b.start,
                 parent=parent.ordinal if parent else None,
-                path=(parent.path if parent else []) + [b.heading],
-                kind="toc" if TOC_TITLE_RE.match(b.heading) else "content",
+                path=(parent.path if parent and parent.kind != "title" else []) + [b.heading],
+                kind="toc" if TOC_TITLE_RE.match(b.heading) else "title" if is_title else "content",
             )
             if sections:
                 sections[-1].end = b.start

