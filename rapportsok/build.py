@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import __version__, database, swedish
+from . import __version__, database, swedish, tables
 from .chunking import TAG_RE, normalise
 from .embeddings import DEFAULT_MODEL, EmbeddingCache, embed_with_cache, load_embedder, to_blob
 from .errors import CorpusError
@@ -51,6 +51,16 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     embedding: dict = field(default_factory=dict)
+    tables: dict = field(default_factory=dict)
+
+    @property
+    def table_report(self) -> str:
+        t = self.tables
+        if not t:
+            return ""
+        return (f"tabeller: {t['tables']} ({t['flagged']} osäkra), celler: {t['cells']}, varav numeriska: "
+                f"{t['numeric_cells']} ({t['numeric_share']:.0%}), talliknande celler utan värde: {t['numeric_looking_unparsed']}, "
+                f"summakontroll: {t['sum_check']}")
 
 
 def log(opts: BuildOptions, msg: str) -> None:
@@ -123,13 +133,14 @@ def build(opts: BuildOptions) -> BuildResult:
     result.seconds = time.perf_counter() - t0
     log(opts, f"klart: {opts.db_path} ({result.reports} rapporter, {result.sections} avsnitt, "
               f"{result.chunks} textavsnitt) på {result.seconds:.1f} s")
+    log(opts, result.table_report)
     return result
 
 
 def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> BuildResult:
     db = sqlite_utils.Database(path)
     database.create_reference_tables(db)
-    report_rows, meta_rows, section_rows, chunk_rows = [], [], [], []
+    report_rows, meta_rows, section_rows, chunk_rows, table_rows, cell_rows = [], [], [], [], [], []
     section_id = 0
     chunk_id = 0
     embed_inputs: dict[str, str] = {}
@@ -160,9 +171,19 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
                 "parent_id": ids.get(sec.parent) if sec.parent is not None else None,
                 "char_start": sec.start, "char_end": sec.end, "kind": sec.kind,
             })
+        table_ids: dict[int, str] = {}
+        for t in rep.tables:
+            tid = f"{rep.id}-t{t.ordinal + 1:02d}"
+            table_ids[t.ordinal] = tid
+            table_rows.append(table_row(rep, t, tid, ids))
+            cell_rows.extend(cell_row(rep, t, tid, c) for c in t.cells)
         for ch in rep.chunks:
             chunk_id += 1
             path_list = rep.section_path(ch.section)
+            table = rep.table_at(ch.start) if ch.kind == "table" else None
+            terms_text = display_text(ch.text) + " " + (path_list[-1] if path_list else "")
+            if table is not None:
+                terms_text += " " + table.search_text()
             etext = embed_text(rep, path_list, ch.text)
             ehash = hashlib.sha256(etext.encode()).hexdigest()[:32]
             embed_inputs[ehash] = etext
@@ -173,7 +194,8 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
                 "ordinal": ch.ordinal, "kind": ch.kind, "section": " › ".join(path_list),
                 "heading": path_list[-1] if path_list else None,
                 "char_start": ch.start, "char_end": ch.end, "text": ch.text, "word_count": ch.words,
-                "content_hash": ch.hash, "search_terms": swedish.search_terms(display_text(ch.text) + " " + (path_list[-1] if path_list else "")),
+                "content_hash": ch.hash, "search_terms": swedish.search_terms(terms_text),
+                "table_id": table_ids.get(table.ordinal) if table is not None else None,
             })
     log(opts, f"skriver {len(report_rows)} rapporter, {len(section_rows)} avsnitt, {len(chunk_rows)} textavsnitt")
     database.write_rows(db, "reports", report_rows, pk="id", foreign_keys=[("kommunkod", "municipalities", "kommunkod")],
@@ -184,7 +206,14 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
                         columns={"parent_id": int})
     database.write_rows(db, "chunks", chunk_rows, pk="id",
                         foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],
-                        columns={"section_id": int, "heading": str})
+                        columns={"section_id": int, "heading": str, "table_id": str})
+    database.write_rows(db, "tables", table_rows, pk="id",
+                        foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],
+                        columns={"section_id": int, "unit": str, "caption": str})
+    database.write_rows(db, "table_cells", cell_rows, pk=("table_id", "row_index", "column_index"),
+                        foreign_keys=[("table_id", "tables", "id"), ("report_id", "reports", "id")],
+                        columns={"value": float, "unit": str, "period": str})
+    table_summary = summarise_tables(table_rows, cell_rows)
     embedding_stats: dict = {}
     if opts.embed:
         embedding_stats = _embed(opts, db, embed_inputs, chunk_embed_hash)
@@ -196,11 +225,50 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
         "counts": {"reports": len(report_rows), "sections": len(section_rows), "chunks": len(chunk_rows)},
         "offsets": "char offsets into the UTF-8 text (BOM removed, universal newlines); chunk text = whitespace-collapsed source[char_start:char_end]",
         "embedding": embedding_stats,
+        "tables": table_summary,
     }
     database.finish(db, info)
     db.close()
     return BuildResult(db_path=opts.db_path, reports=len(report_rows), sections=len(section_rows),
-                       chunks=len(chunk_rows), embedding=embedding_stats)
+                       chunks=len(chunk_rows), embedding=embedding_stats, tables=table_summary)
+
+
+def table_row(rep: ParsedReport, t, tid: str, section_ids: dict[int, int]) -> dict:
+    return {
+        "id": tid, "report_id": rep.id, "ordinal": t.ordinal, "title": t.title, "caption": t.caption,
+        "section_id": section_ids.get(t.section) if t.section is not None else None,
+        "section": " › ".join(rep.section_path(t.section)), "char_start": t.start, "char_end": t.end,
+        "n_rows": t.n_rows, "n_cols": t.n_cols, "unit": t.unit, "uncertain": int(t.uncertain),
+        "note": "; ".join(t.notes) or None, "sum_check": t.sum_check,
+        "sum_check_detail": tables.to_json(t.sum_check_detail), "columns": tables.to_json(t.columns),
+        "wide": tables.to_json(t.wide()), "municipality": rep.value("municipality"), "kommunkod": rep.value("kommunkod"),
+        "year": rep.value("year"), "period": rep.value("period"), "source_file": rep.source_file,
+    }
+
+
+def cell_row(rep: ParsedReport, t, tid: str, c) -> dict:
+    return {
+        "table_id": tid, "row_index": c.row_index, "column_index": c.column_index, "row_label": c.row_label,
+        "column_label": c.column_label, "raw": c.raw, "value": c.value, "unit": c.unit, "period": c.period,
+        "is_total": int(c.is_total), "table_title": t.title, "report_id": rep.id,
+        "municipality": rep.value("municipality"), "kommunkod": rep.value("kommunkod"), "year": rep.value("year"),
+        "report_period": rep.value("period"), "source_file": rep.source_file, "char_start": c.row_start,
+        "char_end": c.row_end,
+    }
+
+
+def summarise_tables(table_rows: list[dict], cell_rows: list[dict]) -> dict:
+    from collections import Counter
+
+    from .numbers_sv import looks_numeric
+
+    numeric = sum(1 for c in cell_rows if c["value"] is not None)
+    unparsed = sum(1 for c in cell_rows if c["value"] is None and looks_numeric(c["raw"]))
+    return {
+        "tables": len(table_rows), "flagged": sum(t["uncertain"] for t in table_rows), "cells": len(cell_rows),
+        "numeric_cells": numeric, "numeric_share": numeric / len(cell_rows) if cell_rows else 0.0,
+        "numeric_looking_unparsed": unparsed, "sum_check": dict(Counter(t["sum_check"] for t in table_rows)),
+    }
 
 
 def _file_hash(path: Path) -> str | None:

@@ -42,11 +42,9 @@ def build(corpus, db_path, model, device, batch_size, no_embed, max_file_mb, qui
                         device=device, batch_size=batch_size, embed=not no_embed,
                         max_bytes=int(max_file_mb * 1024 * 1024), quiet=quiet)
     try:
-        result = run_build(opts)
+        run_build(opts)
     except RapportsokError as exc:
         _fail(exc)
-    if getattr(result, "table_report", None):
-        click.echo(result.table_report, err=True)
 
 
 @main.command(help="Starta webbplatsen (Datasette, skrivskyddad) på den byggda databasen.")

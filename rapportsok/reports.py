@@ -15,6 +15,7 @@ from .chunking import Chunk, chunk_document
 from .detect import SURE, UNKNOWN, Detected, detect_all
 from .manifest import ManifestEntry
 from .structure import Document, parse
+from .tables import Table, tables_of
 from .textio import SourceText, read_report
 
 METADATA_FIELDS = [
@@ -40,7 +41,11 @@ class ParsedReport:
     doc: Document
     chunks: list[Chunk]
     fields: dict[str, FieldValue]
+    tables: list[Table] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    def table_at(self, offset: int) -> Table | None:
+        return next((t for t in self.tables if t.start <= offset < t.end + 1), None)
 
     @property
     def source_file(self) -> str:
@@ -96,4 +101,5 @@ def load_report(path: Path, entry: ManifestEntry | None, max_bytes: int) -> Pars
         summary = ", ".join(f"{k}={fields[k].value!r} ({fields[k].confidence})" for k in ("municipality", "report_type", "period"))
         warnings.append(f"{path}: not listed in manifest.csv; using detected metadata: {summary}")
     rid = entry.id if entry else slug(path.stem)
-    return ParsedReport(id=rid, source=source, doc=doc, chunks=chunks, fields=fields, warnings=warnings)
+    return ParsedReport(id=rid, source=source, doc=doc, chunks=chunks, fields=fields, tables=tables_of(doc),
+                        warnings=warnings)
