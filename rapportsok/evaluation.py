@@ -1,0 +1,125 @@
+"""Search evaluation: nDCG@10, Recall@10 and MRR per mode and per query kind.
+
+Relevance is judged by quotes (``evaluation/queries.yml``): a hit is relevant when its
+text, or the text of a near-duplicate folded into it, contains a quote not already found
+higher up. So the judgements survive changes in chunking.
+
+Run: ``python -m rapportsok.evaluation [--db build/rapportsok.db]`` (prints Markdown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+from . import paths
+from .build import display_text
+from .query import SearchRequest
+from .search import SearchIndex
+
+QUERIES = paths.PROJECT_ROOT / "evaluation" / "queries.yml"
+K = 10
+MODES = ("keyword", "semantic", "hybrid")
+
+
+def load_queries(path: Path = QUERIES) -> list[dict]:
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))["queries"]
+
+
+def _norm(s: str) -> str:
+    return " ".join(display_text(s).split())
+
+
+def chunk_texts(index: SearchIndex) -> dict[int, str]:
+    return {r[0]: _norm(r[1]) for r in index.conn().execute("select id, text from chunks")}
+
+
+def missing_quotes(index: SearchIndex, queries: list[dict]) -> list[tuple[str, str]]:
+    texts = list(chunk_texts(index).values())
+    return [(q["q"], quote) for q in queries for quote in q["quotes"] if not any(_norm(quote) in t for t in texts)]
+
+
+def score_query(index: SearchIndex, texts: dict[int, str], q: dict, mode: str, fusion: str = "rrf", alpha: float = 0.5) -> dict:
+    req = SearchRequest(q=q["q"], mode=mode, limit=K)
+    resp = index.search(req, fusion=fusion, alpha=alpha)
+    quotes = [_norm(x) for x in q["quotes"]]
+    found: set[int] = set()
+    dcg, first = 0.0, None
+    for i, hit in enumerate(resp.hits):
+        ids = [hit["chunk_id"]] + [d["chunk_id"] for d in hit["also_in"]]
+        covered = {j for j, quote in enumerate(quotes) for cid in ids if quote in texts[cid]}
+        new = covered - found
+        if covered and first is None:
+            first = i + 1
+        if new:
+            dcg += 1.0 / math.log2(i + 2)
+            found |= new
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(quotes), K)))
+    return {"q": q["q"], "kind": q["kind"], "mode": mode, "ndcg": dcg / ideal, "recall": len(found) / len(quotes),
+            "mrr": 1.0 / first if first else 0.0}
+
+
+def evaluate(index: SearchIndex, queries: list[dict], modes=MODES, fusion: str = "rrf", alpha: float = 0.5) -> list[dict]:
+    texts = chunk_texts(index)
+    return [score_query(index, texts, q, mode, fusion, alpha) for mode in modes for q in queries]
+
+
+def summarise(results: list[dict]) -> dict:
+    """{(mode, kind): {"ndcg": …, "recall": …, "mrr": …, "n": …}} with kind 'alla' for the total."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in results:
+        groups[(r["mode"], r["kind"])].append(r)
+        groups[(r["mode"], "alla")].append(r)
+    return {key: {m: sum(x[m] for x in rs) / len(rs) for m in ("ndcg", "recall", "mrr")} | {"n": len(rs)}
+            for key, rs in groups.items()}
+
+
+def markdown(summary: dict, modes=MODES) -> str:
+    kinds = sorted({k for _, k in summary if k != "alla"}) + ["alla"]
+    lines = ["| frågetyp | n | " + " | ".join(f"{m} nDCG@10" for m in modes) + " | " + " | ".join(f"{m} R@10" for m in modes)
+             + " | " + " | ".join(f"{m} MRR" for m in modes) + " |",
+             "|---|---:|" + "---:|" * (3 * len(modes))]
+    for kind in kinds:
+        row = [kind, str(summary[(modes[0], kind)]["n"])]
+        for metric in ("ndcg", "recall", "mrr"):
+            row += [f"{summary[(m, kind)][metric]:.3f}" for m in modes]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, default=paths.database_path())
+    parser.add_argument("--queries", type=Path, default=QUERIES)
+    parser.add_argument("--fusion-sweep", action="store_true", help="also compare RRF with convex combinations")
+    parser.add_argument("--per-query", action="store_true")
+    args = parser.parse_args()
+    index = SearchIndex(args.db)
+    queries = load_queries(args.queries)
+    missing = missing_quotes(index, queries)
+    if missing:
+        for q, quote in missing:
+            print(f"quote not found in any passage: {q!r}: {quote!r}")
+        raise SystemExit(1)
+    results = evaluate(index, queries)
+    summary = summarise(results)
+    print(f"{len(queries)} frågor, {sum(len(q['quotes']) for q in queries)} citerade relevanta passager\n")
+    print(markdown(summary))
+    if args.per_query:
+        print()
+        for r in results:
+            print(f"{r['mode']:8} {r['kind']:11} nDCG={r['ndcg']:.2f} R={r['recall']:.2f} MRR={r['mrr']:.2f}  {r['q']}")
+    if args.fusion_sweep:
+        print("\n| hybrid fusion | nDCG@10 | R@10 | MRR |\n|---|---:|---:|---:|")
+        for fusion, alpha in [("rrf", 0.5), ("convex", 0.3), ("convex", 0.5), ("convex", 0.7)]:
+            s = summarise(evaluate(index, queries, modes=("hybrid",), fusion=fusion, alpha=alpha))[("hybrid", "alla")]
+            name = "RRF (k=60)" if fusion == "rrf" else f"convex α={alpha} (semantic weight)"
+            print(f"| {name} | {s['ndcg']:.3f} | {s['recall']:.3f} | {s['mrr']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
