@@ -43,9 +43,10 @@ def missing_quotes(index: SearchIndex, queries: list[dict]) -> list[tuple[str, s
     return [(q["q"], quote) for q in queries for quote in q["quotes"] if not any(_norm(quote) in t for t in texts)]
 
 
-def score_query(index: SearchIndex, texts: dict[int, str], q: dict, mode: str, fusion: str = "rrf", alpha: float = 0.5) -> dict:
+def score_query(index: SearchIndex, texts: dict[int, str], q: dict, mode: str, fusion: str = "rrf", alpha: float = 0.5,
+                semantic_weight: float | None = None) -> dict:
     req = SearchRequest(q=q["q"], mode=mode, limit=K)
-    resp = index.search(req, fusion=fusion, alpha=alpha)
+    resp = index.search(req, fusion=fusion, alpha=alpha, semantic_weight=semantic_weight)
     quotes = [_norm(x) for x in q["quotes"]]
     found: set[int] = set()
     dcg, first = 0.0, None
@@ -63,9 +64,10 @@ def score_query(index: SearchIndex, texts: dict[int, str], q: dict, mode: str, f
             "mrr": 1.0 / first if first else 0.0}
 
 
-def evaluate(index: SearchIndex, queries: list[dict], modes=MODES, fusion: str = "rrf", alpha: float = 0.5) -> list[dict]:
+def evaluate(index: SearchIndex, queries: list[dict], modes=MODES, fusion: str = "rrf", alpha: float = 0.5,
+             semantic_weight: float | None = None) -> list[dict]:
     texts = chunk_texts(index)
-    return [score_query(index, texts, q, mode, fusion, alpha) for mode in modes for q in queries]
+    return [score_query(index, texts, q, mode, fusion, alpha, semantic_weight) for mode in modes for q in queries]
 
 
 def summarise(results: list[dict]) -> dict:
@@ -115,9 +117,11 @@ def main() -> None:
             print(f"{r['mode']:8} {r['kind']:11} nDCG={r['ndcg']:.2f} R={r['recall']:.2f} MRR={r['mrr']:.2f}  {r['q']}")
     if args.fusion_sweep:
         print("\n| hybrid fusion | nDCG@10 | R@10 | MRR |\n|---|---:|---:|---:|")
-        for fusion, alpha in [("rrf", 0.5), ("convex", 0.3), ("convex", 0.5), ("convex", 0.7)]:
-            s = summarise(evaluate(index, queries, modes=("hybrid",), fusion=fusion, alpha=alpha))[("hybrid", "alla")]
-            name = "RRF (k=60)" if fusion == "rrf" else f"convex α={alpha} (semantic weight)"
+        runs = [("rrf", 0.5, w) for w in (0.3, 0.5, 0.7, 1.0)] + [("convex", a, None) for a in (0.3, 0.5, 0.7)]
+        for fusion, alpha, weight in runs:
+            s = summarise(evaluate(index, queries, modes=("hybrid",), fusion=fusion, alpha=alpha,
+                                   semantic_weight=weight))[("hybrid", "alla")]
+            name = f"RRF k=60, semantic weight {weight}" if fusion == "rrf" else f"convex, α={alpha} (semantic share)"
             print(f"| {name} | {s['ndcg']:.3f} | {s['recall']:.3f} | {s['mrr']:.3f} |")
 
 

@@ -27,17 +27,30 @@ from pathlib import Path
 
 import numpy as np
 
-from . import municipalities, swedish
+from . import swedish, topics
 from .embeddings import Embedder, ModelContract, embedder_for_contract, from_blob
 from .errors import RapportsokError, SearchError
 from .query import SearchRequest
 
 RRF_K = 60
+SEMANTIC_WEIGHT = 1.0  # weight of the semantic ranking in RRF (keyword weight = query coverage)
 CANDIDATES = 200
 FTS_WEIGHTS = (0.0, 0.3, 1.0)   # bm25 weights for chunks_fts columns text, section, search_terms
 KEYWORD_TIME_LIMIT_S = 2.0
 DUPLICATE_CONTAINMENT = 0.6
 PREFIX_MIN_LEN = 5
+
+
+@dataclass
+class TermGroup:
+    """One query word or phrase and what may match it."""
+
+    alternatives: list[tuple[str, ...]]
+    label: str
+    exact: bool = False
+    corrected: bool = False
+    known: bool = True
+    topic: str | None = None
 
 
 @dataclass
@@ -183,63 +196,79 @@ class SearchIndex:
         candidates = [t for t, _, _ in ties] or [best[0]]
         return max(candidates, key=lambda t: (self.vocab.get(t, 0), t))
 
-    def keyword_terms(self, q: str) -> tuple[list[list[str]], dict]:
-        """Query → groups of stems (a phrase is one group of several stems); with corrections."""
-        corrections: dict[str, str] = {}
-        groups: list[list[str]] = []
-        for phrase, word in re.findall(r'"([^"]+)"|(\S+)', q):
-            if phrase:
-                stems = [swedish.stem(t) for t in swedish.tokens(phrase)]
-                if stems:
-                    groups.append(stems)
-                continue
-            for tok in swedish.tokens(word):
-                if tok in swedish.STOPWORDS:
-                    continue
-                s = swedish.stem(tok)
-                fixed = self.correct(s)
-                if fixed:
-                    corrections[tok] = fixed
-                    s = fixed
-                groups.append([s])
-        if not groups:  # only stop words: search them anyway
-            groups = [[swedish.stem(t)] for t in swedish.tokens(q)]
-        uniq: list[list[str]] = []
-        for g in groups:
-            if g not in uniq:
-                uniq.append(g)
-        return uniq, corrections
+    def keyword_terms(self, q: str) -> tuple[list["TermGroup"], dict]:
+        """Query → term groups (all must match; any alternative within a group may).
 
-    def coverage(self, groups: list[list[str]], corrections: dict) -> float:
+        Quoted phrases stay exact. Words that name a topic (abbreviation, synonym or English
+        phrase, see ``data/topics.yml``) expand to the topic's Swedish terms. Other words are
+        stemmed; a word the index has never seen is corrected to the nearest indexed term,
+        or dropped if nothing is close (reported in ``ignored``).
+        """
+        corrections: dict[str, str] = {}
+        ignored: list[str] = []
+        groups: list[TermGroup] = []
+        for phrase in re.findall(r'"([^"]+)"', q):
+            stems = tuple(swedish.stem(t) for t in swedish.tokens(phrase))
+            if stems:
+                groups.append(TermGroup([stems], phrase, exact=True))
+        rest_q = re.sub(r'"[^"]*"', " ", q)
+        expansions, rest = topics.expand_query(rest_q)
+        for e in expansions:
+            groups.append(TermGroup(e.alternatives, e.matched, topic=e.topic))
+        for tok in swedish.tokens(" ".join(rest)):
+            if tok in swedish.STOPWORDS or tok in topics.ENGLISH_STOPWORDS:
+                continue
+            s = swedish.stem(tok)
+            if s in self.vocab or tok.isdigit():
+                groups.append(TermGroup([(s,)], tok))
+                continue
+            fixed = self.correct(s)
+            if fixed:
+                corrections[tok] = fixed
+                groups.append(TermGroup([(fixed,)], tok, corrected=True))
+            else:
+                ignored.append(tok)
+                groups.append(TermGroup([(s,)], tok, known=False))
+        if not groups:  # only stop words: search them anyway
+            groups = [TermGroup([(swedish.stem(t),)], t) for t in swedish.tokens(q)]
+        uniq: list[TermGroup] = []
+        for g in groups:
+            if all(g.alternatives != u.alternatives for u in uniq):
+                uniq.append(g)
+        return uniq, {"corrections": corrections, "ignored": ignored,
+                      "topics": [e.topic for e in expansions]}
+
+    def coverage(self, groups: list["TermGroup"]) -> float:
         """Share of query words the index knows (a corrected word counts half).
 
-        Hybrid ranking trusts the keyword signal in proportion: an English query
-        ("shortage of foster homes") leans on the semantic signal, "SSPF" on both.
+        Hybrid ranking trusts the keyword signal in proportion: an English query with no
+        known topic leans on the semantic signal, "SSPF" on both.
         """
         if not groups:
             return 0.0
-        fixed = set(corrections.values())
-        score = 0.0
-        for g in groups:
-            if all(t in fixed for t in g):
-                score += 0.5
-            elif all(t in self.vocab for t in g):
-                score += 1.0
-        return score / len(groups)
+        return sum(0.0 if not g.known else 0.5 if g.corrected else 1.0 for g in groups) / len(groups)
 
     @staticmethod
-    def match_expression(groups: list[list[str]], op: str) -> str:
+    def match_expression(groups: list["TermGroup"], op: str) -> str:
+        def alt(stems: tuple[str, ...], exact: bool) -> str:
+            clean = [t.replace('"', "") for t in stems]
+            if len(clean) == 1:
+                return f'"{clean[0]}"*' if len(clean[0]) >= PREFIX_MIN_LEN and not exact else f'"{clean[0]}"'
+            if exact:
+                return '"' + " ".join(clean) + '"'
+            return "NEAR(" + " ".join(f'"{t}"' for t in clean) + f", {2 * len(clean)})"
         parts = []
         for g in groups:
-            quoted = " ".join(t.replace('"', "") for t in g)
-            if len(g) == 1 and len(g[0]) >= PREFIX_MIN_LEN:
-                parts.append(f'"{quoted}"*')
-            else:
-                parts.append(f'"{quoted}"')
+            if not g.known and op == "AND":
+                continue  # unknown words cannot match; do not let them veto the others
+            alts = [alt(a, g.exact) for a in g.alternatives]
+            parts.append(alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")")
+        if not parts:
+            return ""
         return "{search_terms section} : (" + f" {op} ".join(parts) + ")"
 
-    def keyword_ranking(self, req: SearchRequest, groups: list[list[str]], k: int = CANDIDATES) -> list[tuple[int, float]]:
-        if not groups:
+    def keyword_ranking(self, req: SearchRequest, groups: list["TermGroup"], k: int = CANDIDATES) -> list[tuple[int, float]]:
+        if not any(g.known for g in groups):
             return []
         where, args = self.filter_sql(req)
         w = ", ".join(str(x) for x in FTS_WEIGHTS)
@@ -254,7 +283,10 @@ class SearchIndex:
             ranking: list[tuple[int, float]] = []
             ops = ["AND", "OR"] if len(groups) > 1 else ["AND"]
             for op in ops:
-                rows = conn.execute(sql, [self.match_expression(groups, op), *args, k]).fetchall()
+                expression = self.match_expression(groups, op)
+                if not expression:
+                    continue
+                rows = conn.execute(sql, [expression, *args, k]).fetchall()
                 for cid, score in rows:
                     if cid not in seen:
                         seen[cid] = score
@@ -270,10 +302,26 @@ class SearchIndex:
             conn.set_progress_handler(None, 0)
 
     # -- semantic -------------------------------------------------------------------------
+    def semantic_query_vector(self, q: str) -> np.ndarray:
+        """The query's embedding, joined by the embeddings of the topics it names.
+
+        An acronym or an English phrase ("SSPF", "foster homes") says little to a small
+        embedding model; the topic's Swedish label and definition say a lot.
+        """
+        vec = self.query_vector(q)
+        expansions, _ = topics.expand_query(q)
+        named = [topics.topics_by_id()[e.topic] for e in expansions if e.how in ("abbreviation", "english")]
+        if not named:
+            return vec
+        total = vec.copy()
+        for t in named:
+            total += self.query_vector(f"{t.label}. {t.definition}")
+        return total / np.linalg.norm(total)
+
     def semantic_ranking(self, req: SearchRequest, mask: np.ndarray, k: int = CANDIDATES) -> list[tuple[int, float]]:
         if self.vectors is None:
             raise SearchError("mode", "databasen saknar inbäddningar; välj mode=keyword")
-        qv = self.query_vector(req.q)
+        qv = self.semantic_query_vector(req.q)
         sims = self.vectors @ qv
         sims = np.where(mask, sims, -np.inf)
         n = int(mask.sum())
@@ -307,23 +355,23 @@ class SearchIndex:
         return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
     # -- the search ------------------------------------------------------------------------
-    def rank(self, req: SearchRequest, fusion: str = "rrf", alpha: float = 0.5) -> tuple[list[tuple[int, float]], dict, dict]:
+    def rank(self, req: SearchRequest, fusion: str = "rrf", alpha: float = 0.5, semantic_weight: float | None = None) -> tuple[list[tuple[int, float]], dict, dict]:
         """Ranked (chunk_id, score) for a request, with per-signal details and timings."""
         timings: dict[str, float] = {}
         signals: dict[int, dict] = {}
         keyword: list[tuple[int, float]] = []
         semantic: list[tuple[int, float]] = []
-        corrections: dict = {}
         coverage = 1.0
+        understood: dict = {"corrections": {}, "ignored": [], "topics": []}
         if req.mode in ("keyword", "hybrid"):
             t = time.perf_counter()
-            groups, corrections = self.keyword_terms(req.q)
+            groups, understood = self.keyword_terms(req.q)
             keyword = self.keyword_ranking(req, groups)
-            coverage = self.coverage(groups, corrections)
+            coverage = self.coverage(groups)
             timings["keyword_ms"] = (time.perf_counter() - t) * 1000
         if req.mode in ("semantic", "hybrid"):
             t = time.perf_counter()
-            self.query_vector(req.q)
+            self.semantic_query_vector(req.q)
             timings["query_embedding_ms"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             semantic = self.semantic_ranking(req, self.mask(req))
@@ -340,13 +388,14 @@ class SearchIndex:
         elif fusion == "convex":
             ranked = self.convex(keyword, semantic, alpha * (2 - coverage))
         else:
-            ranked = self.rrf([keyword, semantic], weights=[coverage, 1.0])
+            ranked = self.rrf([keyword, semantic], weights=[coverage, SEMANTIC_WEIGHT if semantic_weight is None else semantic_weight])
         timings["fusion_ms"] = (time.perf_counter() - t) * 1000
-        return ranked, signals, {"timings": timings, "corrections": corrections, "coverage": coverage}
+        return ranked, signals, {"timings": timings, "understood": understood, "coverage": coverage}
 
-    def search(self, req: SearchRequest, fusion: str = "rrf", alpha: float = 0.5) -> SearchResponse:
+    def search(self, req: SearchRequest, fusion: str = "rrf", alpha: float = 0.5,
+               semantic_weight: float | None = None) -> SearchResponse:
         t0 = time.perf_counter()
-        ranked, signals, extra = self.rank(req, fusion=fusion, alpha=alpha)
+        ranked, signals, extra = self.rank(req, fusion=fusion, alpha=alpha, semantic_weight=semantic_weight)
         collapsed = self.collapse(ranked) if req.collapse_duplicates else [(cid, s, []) for cid, s in ranked]
         page = collapsed[req.offset: req.offset + req.limit]
         hits = self.hydrate(page, req, signals)
@@ -354,8 +403,11 @@ class SearchIndex:
             h["rank"] = req.offset + i + 1
         timings = extra["timings"]
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        understood = extra["understood"]
         return SearchResponse(request=req, hits=hits, total=len(collapsed), timings=timings,
-                              corrections=extra["corrections"], interpreted={"keyword_weight": extra["coverage"]})
+                              corrections=understood["corrections"],
+                              interpreted={"keyword_weight": round(extra["coverage"], 3), "topics": understood["topics"],
+                                           "ignored": understood["ignored"]})
 
     # -- duplicates and hit details ----------------------------------------------------------
     def shingles(self, ids: list[int]) -> dict[int, frozenset]:
@@ -387,9 +439,13 @@ class SearchIndex:
             s = sh.get(cid, set())
             dup_of = None
             for entry in kept:
-                other = sh.get(entry[0], set())
-                if s and other and len(s & other) / min(len(s), len(other)) >= DUPLICATE_CONTAINMENT:
-                    dup_of = entry
+                # compare with every member of the group: near-duplication is transitive here
+                for member in (entry[0], *entry[2]):
+                    other = sh.get(member, set())
+                    if s and other and len(s & other) / min(len(s), len(other)) >= DUPLICATE_CONTAINMENT:
+                        dup_of = entry
+                        break
+                if dup_of is not None:
                     break
             if dup_of is not None:
                 dup_of[2].append(cid)
@@ -406,7 +462,7 @@ class SearchIndex:
             "r.report_type, r.title, c.section, c.heading, c.ordinal, c.kind, c.char_start, c.char_end, c.text "
             f"from chunks c join reports r on r.id = c.report_id where c.id in ({','.join('?' * len(ids))})", ids)}
         groups, _ = self.keyword_terms(req.q)
-        stems = {s for g in groups for s in g}
+        stems = {s for g in groups if g.known for alt in g.alternatives for s in alt}
         hits = []
         for cid, score, dups in page:
             row = rows[cid]

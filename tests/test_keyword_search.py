@@ -10,10 +10,15 @@ def keyword(index, q, **params):
     return index.search(parse_request({"q": q, "mode": "keyword", "limit": 50, **params}))
 
 
-def test_sspf_finds_kalmar_and_nacka(index):
-    hits = keyword(index, "SSPF").hits
-    assert hits and all("SSPF" in h["text"] for h in hits)
+def test_sspf_finds_kalmar_and_nacka_with_and_without_the_acronym(index):
+    resp = keyword(index, "SSPF")
+    assert resp.interpreted["topics"] == ["sspf"]
+    hits = resp.hits
+    spelled_out = lambda t: all(w in t.lower() for w in ("skola", "socialtjänst", "polis", "fritid"))
+    assert hits and all("SSPF" in h["text"] or spelled_out(h["text"]) for h in hits)
     assert {h["municipality"] for h in hits} == {"Kalmar", "Nacka"}
+    # Kalmar's June report describes SSPF without the acronym in its summary
+    assert any("SSPF" not in h["text"] and "samverkansformer startats upp mellan skola, socialtjänst, polis, fritid" in h["text"] for h in hits)
 
 
 def test_skyddat_boende_finds_the_passages_that_say_it(index):
