@@ -34,7 +34,8 @@ from .query import SearchRequest
 
 RRF_K = 60
 SEMANTIC_WEIGHT = 1.0  # weight of the semantic ranking in RRF (keyword weight = query coverage)
-CANDIDATES = 200
+CANDIDATES = 200          # keyword candidates per query
+SEMANTIC_CANDIDATES = 50  # semantic candidates: similarity alone does not separate relevant from irrelevant (README)
 FTS_WEIGHTS = (0.0, 0.3, 1.0)   # bm25 weights for chunks_fts columns text, section, search_terms
 KEYWORD_TIME_LIMIT_S = 2.0
 DUPLICATE_CONTAINMENT = 0.6
@@ -360,7 +361,7 @@ class SearchIndex:
             total += self.query_vector(f"{t.label}. {t.definition}")
         return total / np.linalg.norm(total)
 
-    def semantic_ranking(self, req: SearchRequest, mask: np.ndarray, k: int = CANDIDATES) -> list[tuple[int, float]]:
+    def semantic_ranking(self, req: SearchRequest, mask: np.ndarray, k: int = SEMANTIC_CANDIDATES) -> list[tuple[int, float]]:
         if self.vectors is None:
             raise SearchError("mode", "databasen saknar inbäddningar; välj mode=keyword")
         qv = self.semantic_query_vector(req.q)
@@ -451,6 +452,45 @@ class SearchIndex:
                               corrections=understood["corrections"],
                               interpreted={"keyword_weight": round(extra["coverage"], 3), "topics": understood["topics"],
                                            "ignored": understood["ignored"]})
+
+    # -- across municipalities and years -------------------------------------------------------
+    def matrix(self, req: SearchRequest) -> dict:
+        """Relevant passages per kommun × år for the kommun × år overview.
+
+        A passage counts when it matches all the query's words (with inflections, compound
+        parts, topic expansions and spelling corrections). Semantic similarity is not used
+        as a threshold: with this model the similarity of relevant and irrelevant passages
+        overlaps (on the evaluation set, similarity ≥ 0.85 keeps 72 % of relevant passages
+        at 6 % precision), so a cut-off would count mostly noise. When no passage matches
+        all words, the top 20 hybrid results are counted instead, and the overview says so.
+        """
+        groups, _ = self.keyword_terms(req.q)
+        expression = self.match_expression(groups, "AND") if any(g.known for g in groups) else ""
+        where, args = self.filter_sql(req)
+        rows = []
+        basis = "ord"
+        if expression:
+            sql = (f"with hits as materialized (select rowid as cid from chunks_fts where chunks_fts match ?) "
+                   f"select r.municipality, r.kommunkod, r.year, count(*) from hits cross join chunks c on c.id = hits.cid "
+                   f"cross join reports r on r.id = c.report_id where 1{where} group by 1, 2, 3")
+            try:
+                rows = self.conn().execute(sql, [expression, *args]).fetchall()
+            except sqlite3.OperationalError:
+                rows = []
+        if not rows and self.vectors is not None:
+            basis = "topp20"
+            top = SearchRequest(**{**req.__dict__, "mode": "hybrid", "limit": 20, "offset": 0})
+            ranked, _, _ = self.rank(top)
+            ids = [cid for cid, _ in ranked[:20]]
+            if ids:
+                rows = self.conn().execute(
+                    f"select r.municipality, r.kommunkod, r.year, count(*) from chunks c join reports r on r.id = c.report_id "
+                    f"where c.id in ({','.join('?' * len(ids))}) group by 1, 2, 3", ids).fetchall()
+        years = sorted({r[2] for r in rows if r[2] is not None})
+        kommuner = sorted({(r[0], r[1]) for r in rows if r[1]})
+        cells = {(r[1], r[2]): r[3] for r in rows}
+        return {"years": years, "kommuner": [{"name": n, "code": c} for n, c in kommuner], "cells": cells,
+                "basis": basis, "total": sum(cells.values())}
 
     # -- duplicates and hit details ----------------------------------------------------------
     def shingles(self, ids: list[int]) -> dict[int, frozenset]:

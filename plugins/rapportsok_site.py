@@ -1,0 +1,249 @@
+"""Rapportsök's pages in Datasette: routes, template helpers and a warm search index.
+
+Thin by design: each route parses the request, calls :mod:`rapportsok.web` in a worker
+thread (searching is CPU work and must not block other requests) and renders a template
+from ``site/templates``. Errors in the user's input become Swedish messages with the right
+HTTP status; nothing here prints a stack trace to the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+from email.parser import BytesParser
+from email.policy import default as email_policy
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+
+from rapportsok import topics as topics_mod
+from rapportsok import web
+from rapportsok.errors import RapportsokError, SearchError
+from rapportsok.search import SearchIndex
+
+EXECUTOR = ThreadPoolExecutor(max_workers=3, thread_name_prefix="rapportsok")
+_INDEXES: dict[str, SearchIndex] = {}
+MAX_POST_BYTES = web.BATCH_MAX_BYTES + 20_000
+
+
+def _database(datasette):
+    for name, db in datasette.databases.items():
+        if db.path and name != "_internal":
+            return db
+    raise RapportsokError("ingen databas är laddad")
+
+
+def get_index(datasette) -> SearchIndex:
+    db = _database(datasette)
+    if db.path not in _INDEXES:
+        _INDEXES[db.path] = SearchIndex(db.path)
+    return _INDEXES[db.path]
+
+
+async def run(fn, *args):
+    return await asyncio.get_running_loop().run_in_executor(EXECUTOR, fn, *args)
+
+
+def _params(request) -> dict:
+    out: dict = {}
+    for key in request.args.keys():
+        values = request.args.getlist(key)
+        out[key] = values if len(values) > 1 else values[0]
+    return out
+
+
+def _base_url(request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+async def _error(datasette, request, message: str, status: int, parameter: str | None = None, as_json: bool = False):
+    if as_json:
+        return Response.json({"ok": False, "error": message, "parameter": parameter}, status=status)
+    html = await datasette.render_template("rs_fel.html", {"message": message, "status": status}, request=request)
+    return Response.html(html, status=status)
+
+
+async def sok(datasette, request):
+    index = await run(get_index, datasette)
+    params = _params(request)
+    try:
+        view = await run(web.search_page, index, params)
+    except SearchError as exc:
+        view = {"params": params, "q": params.get("q", ""), "error": str(exc).split(": ", 1)[-1],
+                "error_parameter": exc.parameter, "filters": web.filter_options(index), "modes": web.MODE_LABELS,
+                "topics": topics_mod.load_topics()}
+        html = await datasette.render_template("sok.html", {"view": view, "url_with": web.url_with}, request=request)
+        return Response.html(html, status=400)
+    html = await datasette.render_template("sok.html", {"view": view, "url_with": web.url_with}, request=request)
+    return Response.html(html)
+
+
+async def sok_export(datasette, request):
+    fmt = request.url_vars["format"]
+    index = await run(get_index, datasette)
+    params = _params(request)
+    try:
+        if fmt == "atom":
+            body = await run(web.atom_feed, index, params, _base_url(request))
+            return Response(body, content_type="application/atom+xml; charset=utf-8")
+        data = await run(web.search_export, index, params, _base_url(request))
+    except SearchError as exc:
+        return await _error(datasette, request, str(exc).split(": ", 1)[-1], 400, exc.parameter, as_json=fmt == "json")
+    if fmt == "json":
+        return Response.json({"ok": True, **data})
+    body = web.to_csv(data["hits"], web.EXPORT_FIELDS)
+    return Response(body, content_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": 'attachment; filename="rapportsok-sok.csv"'})
+
+
+async def batch(datasette, request):
+    index = await run(get_index, datasette)
+    if request.method == "GET":
+        html = await datasette.render_template("batch.html", {"limits": _batch_limits()}, request=request)
+        return Response.html(html)
+    try:
+        length = int(request.headers.get("content-length") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_POST_BYTES:
+        return await _error(datasette, request, f"Uppladdningen är för stor (högst {web.BATCH_MAX_BYTES // 1000} kB).", 413)
+    body = await request.post_body()
+    if len(body) > MAX_POST_BYTES:
+        return await _error(datasette, request, f"Uppladdningen är för stor (högst {web.BATCH_MAX_BYTES // 1000} kB).", 413)
+    try:
+        form = _parse_form(request, body)
+        text = form.get("fragor", "") or ""
+        if form.get("fil"):
+            text = web.decode_upload(form["fil"]) + "\n" + text
+        n = int(form.get("n") or 10) if str(form.get("n") or "10").isdigit() else -1
+        mode = form.get("mode") or "hybrid"
+        if mode not in web.MODE_LABELS:
+            raise web.BadRequest(f"Okänt sökläge '{mode}'.", parameter="mode")
+        csv_text = await run(web.batch_search, index, text, n, mode, _base_url(request))
+    except web.BadRequest as exc:
+        html = await datasette.render_template("batch.html", {"limits": _batch_limits(), "error": str(exc)}, request=request)
+        return Response.html(html, status=exc.status)
+    return Response("\ufeff" + csv_text, content_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": 'attachment; filename="rapportsok-batch.csv"'})
+
+
+def _batch_limits() -> dict:
+    return {"max_queries": web.BATCH_MAX_QUERIES, "max_kb": web.BATCH_MAX_BYTES // 1000, "max_n": web.BATCH_MAX_N}
+
+
+def _parse_form(request, body: bytes) -> dict:
+    """Form fields from an urlencoded or multipart body (files as bytes)."""
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/form-data"):
+        msg = BytesParser(policy=email_policy).parsebytes(b"content-type: " + ctype.encode() + b"\r\n\r\n" + body)
+        if not msg.is_multipart():
+            raise web.BadRequest("Formuläret kunde inte läsas (trasig multipart-data).")
+        out: dict = {}
+        for part in msg.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if not name:
+                continue
+            payload = part.get_payload(decode=True) or b""
+            if part.get_filename() is not None:
+                out[name] = payload
+            else:
+                out[name] = payload.decode("utf-8", errors="replace")
+        return out
+    from urllib.parse import parse_qs
+
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise web.BadRequest("Formuläret är inte UTF-8.") from None
+    return {k: v[0] for k, v in fields.items()}
+
+
+async def rapport(datasette, request):
+    index = await run(get_index, datasette)
+    report_id = request.url_vars["report_id"]
+    passage = request.args.get("passage")
+    try:
+        passage_n = int(passage) if passage not in (None, "") else None
+    except ValueError:
+        return await _error(datasette, request, "Textavsnittets nummer måste vara ett heltal.", 400)
+    try:
+        view = await run(web.report_page, index.conn(), report_id, passage_n, request.args.get("q"), index)
+    except web.BadRequest as exc:
+        return await _error(datasette, request, str(exc), exc.status)
+    html = await datasette.render_template("rapport.html", {"view": view}, request=request)
+    return Response.html(html)
+
+
+async def rapporter(datasette, request):
+    index = await run(get_index, datasette)
+    rows = [dict(r) for r in index.conn().execute(
+        "select id, title, municipality, kommunkod, report_type, period, year, document_date, n_chunks, "
+        "(select count(*) from tables t where t.report_id = reports.id) as n_tables from reports order by year desc, municipality")]
+    html = await datasette.render_template("rapporter.html", {"reports": rows, "type_labels": web.TYPE_LABELS}, request=request)
+    return Response.html(html)
+
+
+async def tabell(datasette, request):
+    index = await run(get_index, datasette)
+    table_id = request.url_vars["table_id"]
+    try:
+        if request.url_vars.get("format") == "csv":
+            body = await run(web.table_wide_csv, index.conn(), table_id)
+            return Response(body, content_type="text/csv; charset=utf-8",
+                            headers={"content-disposition": f'attachment; filename="{table_id}.csv"'})
+        view = await run(web.table_page, index.conn(), table_id)
+    except web.BadRequest as exc:
+        return await _error(datasette, request, str(exc), exc.status)
+    html = await datasette.render_template("tabell.html", {"view": view, "db": _database(datasette).name}, request=request)
+    return Response.html(html)
+
+
+async def om(datasette, request):
+    index = await run(get_index, datasette)
+    info = {r[0]: r[1] for r in index.conn().execute("select key, value from build_info")}
+    html = await datasette.render_template("om.html", {"info": info, "contract": index.contract,
+                                                       "counts": json.loads(info.get("counts", "{}"))}, request=request)
+    return Response.html(html)
+
+
+@hookimpl
+def register_routes():
+    return [
+        (r"^/sok$", sok),
+        (r"^/sok\.(?P<format>json|csv|atom)$", sok_export),
+        (r"^/batch$", batch),
+        (r"^/rapporter$", rapporter),
+        (r"^/rapport/(?P<report_id>[A-Za-z0-9_-]+)$", rapport),
+        (r"^/tabell/(?P<table_id>[A-Za-z0-9_-]+)$", tabell),
+        (r"^/tabell/(?P<table_id>[A-Za-z0-9_-]+)\.(?P<format>csv)$", tabell),
+        (r"^/om$", om),
+    ]
+
+
+@hookimpl
+def skip_csrf(scope):
+    # Batch search only reads; it is a plain form post that must also work from scripts.
+    return scope["path"] == "/batch"
+
+
+@hookimpl
+def startup(datasette):
+    async def warm():
+        index = await run(get_index, datasette)
+        if index.has_vectors:
+            await run(index.query_vector, "familjehem")  # loads the model before the first visitor
+    return warm
+
+
+@hookimpl
+def prepare_jinja2_environment(env):
+    env.filters["svdatum"] = web.swedish_date
+    env.filters["rapporttyp"] = lambda t: web.TYPE_LABELS.get(t, t or "")
+    env.filters["tal"] = lambda n: f"{n:,}".replace(",", "\u00a0") if isinstance(n, int) else n
+
+
+@hookimpl
+def extra_template_vars():
+    return {"rs_nav": [("/sok", "Sök"), ("/amnen", "Ämnen"), ("/rapporter", "Rapporter"), ("/batch", "Batchsökning"),
+                       ("/rapportsok", "Data"), ("/om", "Om")]}

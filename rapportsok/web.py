@@ -1,0 +1,407 @@
+"""What the site shows: view data for the search page, exports, batch search, report reader
+and table pages. The Datasette plugin (``plugins/rapportsok_site.py``) only routes requests
+here and renders templates; everything here is plain Python and tested directly.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import math
+import re
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlencode
+
+from markupsafe import Markup
+
+from . import topics as topics_mod
+from .errors import RapportsokError, SearchError
+from .query import MAX_OFFSET, SearchRequest, parse_request
+from .search import SearchIndex, SearchResponse, highlight_spans
+from .structure import parse
+from .tables import tables_of
+
+PAGE_SIZE = 10
+EXPORT_FIELDS = ["rank", "score", "report_id", "source_file", "municipality", "kommunkod", "year", "period",
+                 "report_type", "section", "char_start", "char_end", "text", "mode", "keyword_score", "semantic_score",
+                 "title", "report_url", "topics"]
+MONTHS_SV = ["januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
+             "november", "december"]
+TYPE_LABELS = {
+    "månadsrapport": "Månadsrapport", "tertialrapport": "Tertialrapport", "tertialbokslut": "Tertialbokslut",
+    "delårsrapport": "Delårsrapport", "delårsbokslut": "Delårsbokslut", "årsbokslut": "Årsbokslut",
+    "årsredovisning": "Årsredovisning", "verksamhetsberättelse": "Verksamhetsberättelse", "budget": "Budget",
+    "kallelse": "Kallelse med bilagor", "protokoll": "Protokoll", "tjänsteskrivelse": "Tjänsteskrivelse", "övrigt": "Övrigt",
+}
+MODE_LABELS = {"hybrid": "Ord och betydelse", "semantic": "Betydelse", "keyword": "Exakta ord"}
+BATCH_MAX_BYTES = 200_000
+BATCH_MAX_QUERIES = 100
+BATCH_MAX_N = 50
+
+
+class BadRequest(RapportsokError):
+    """An input error to show the user with HTTP status ``status``."""
+
+    def __init__(self, message: str, status: int = 400, parameter: str | None = None):
+        self.status = status
+        self.parameter = parameter
+        super().__init__(message)
+
+
+def swedish_date(iso: str | None) -> str:
+    """``2022-08-22`` → ``22 augusti 2022``."""
+    if not iso:
+        return ""
+    try:
+        d = datetime.strptime(iso[:10], "%Y-%m-%d")
+    except ValueError:
+        return iso
+    return f"{d.day} {MONTHS_SV[d.month - 1]} {d.year}"
+
+
+def highlight_html(text: str, spans: list[list[int]]) -> Markup:
+    """Escape ``text`` and wrap the given spans in <mark>."""
+    out, pos = [], 0
+    for a, b in spans:
+        out.append(html.escape(text[pos:a]))
+        out.append(f"<mark>{html.escape(text[a:b])}</mark>")
+        pos = b
+    out.append(html.escape(text[pos:]))
+    return Markup("".join(out))
+
+
+def display(text: str) -> str:
+    """Passage text for people: table markup and markdown emphasis removed."""
+    from .build import display_text
+
+    return display_text(text)
+
+
+def snippet(text: str, spans: list[list[int]], width: int = 420) -> tuple[str, list[list[int]]]:
+    """A window of ``text`` around the first highlight, with spans shifted to match."""
+    if len(text) <= width:
+        return text, spans
+    start = max(0, (spans[0][0] - width // 4) if spans else 0)
+    start = text.rfind(" ", 0, start) + 1 if start else 0
+    end = min(len(text), start + width)
+    end = text.find(" ", end) if text.find(" ", end) != -1 else len(text)
+    shifted = [[a - start, b - start] for a, b in spans if a >= start and b <= end]
+    prefix = "… " if start else ""
+    suffix = " …" if end < len(text) else ""
+    return prefix + text[start:end] + suffix, [[a + len(prefix), b + len(prefix)] for a, b in shifted]
+
+
+def _request_from(index: SearchIndex, params: dict, export: bool = False) -> SearchRequest:
+    params = dict(params)
+    if "page" in params and "offset" not in params:
+        try:
+            page = int(str(params.pop("page")))
+        except ValueError:
+            raise SearchError("page", "sidnumret måste vara ett heltal") from None
+        if page < 1:
+            raise SearchError("page", "sidnumret måste vara 1 eller större")
+        size = int(params.get("limit") or PAGE_SIZE) if str(params.get("limit") or "").isdigit() else PAGE_SIZE
+        if (page - 1) * size > MAX_OFFSET:
+            raise SearchError("page", f"sidan {page} är för långt bak; högst {MAX_OFFSET // size + 1} sidor visas – avgränsa sökningen i stället")
+        params["offset"] = (page - 1) * size
+    known_topics = [t.id for t in topics_mod.load_topics()]
+    return parse_request(params, export=export, known_types=index.known_types, known_topics=known_topics)
+
+
+def hit_view(hit: dict, stems_query: str | None = None) -> dict:
+    text = display(hit["text"])
+    spans = highlight_spans(text, hit.get("_stems", set())) if hit.get("_stems") else []
+    short, short_spans = snippet(text, spans)
+    return {**hit, "display_text": text, "snippet_html": highlight_html(short, short_spans),
+            "type_label": TYPE_LABELS.get(hit["report_type"], hit["report_type"] or "")}
+
+
+def search_page(index: SearchIndex, params: dict) -> dict:
+    """Everything the search page needs; ``error`` is set (and no search run) for bad input."""
+    view = {"params": params, "q": (params.get("q") or "").strip(), "error": None, "response": None,
+            "filters": filter_options(index), "modes": MODE_LABELS, "topics": topics_mod.load_topics()}
+    if not view["q"]:
+        return view
+    req = _request_from(index, params)
+    resp = index.search(req)
+    stems = query_stems(index, req.q)
+    hits = []
+    for h in resp.hits:
+        text = display(h["text"])
+        spans = highlight_spans(text, stems)
+        short, short_spans = snippet(text, spans)
+        hits.append({**h, "snippet_html": highlight_html(short, short_spans),
+                     "type_label": TYPE_LABELS.get(h["report_type"], h["report_type"] or ""),
+                     "reader_url": reader_url(h["report_id"], h["passage"], req.q)})
+    view.update({
+        "request": req, "response": resp, "hits": hits, "matrix": index.matrix(req),
+        "page": req.offset // req.limit + 1, "pages": max(1, math.ceil(resp.total / req.limit)),
+        "topic_labels": {t.id: t.label for t in topics_mod.load_topics()},
+    })
+    return view
+
+
+def query_stems(index: SearchIndex, q: str) -> set[str]:
+    groups, _ = index.keyword_terms(q)
+    return {s for g in groups if g.known for alt in g.alternatives for s in alt}
+
+
+def reader_url(report_id: str, passage: int, q: str | None = None) -> str:
+    query = {"passage": passage}
+    if q:
+        query["q"] = q
+    return f"/rapport/{report_id}?{urlencode(query)}#passage-{passage}"
+
+
+def url_with(params: dict, **changes) -> str:
+    merged = {k: v for k, v in params.items() if v not in (None, "")}
+    for k, v in changes.items():
+        if v is None:
+            merged.pop(k, None)
+        else:
+            merged[k] = v
+    return "?" + urlencode(merged, doseq=True)
+
+
+def filter_options(index: SearchIndex) -> dict:
+    conn = index.conn()
+    return {
+        "kommuner": [dict(r) for r in conn.execute(
+            "select distinct municipality as name, kommunkod as code from reports where kommunkod is not null order by municipality")],
+        "years": [r[0] for r in conn.execute("select distinct year from reports where year is not null order by year")],
+        "types": [(t, TYPE_LABELS.get(t, t)) for t in index.known_types],
+    }
+
+
+def export_rows(index: SearchIndex, resp: SearchResponse, base_url: str = "") -> list[dict]:
+    """Hits with the CLI's field names plus the report URL and topics (for JSON and CSV)."""
+    topic_map = chunk_topics(index, [h["chunk_id"] for h in resp.hits])
+    rows = []
+    for h in resp.hits:
+        row = {k: h[k] for k in ("rank", "score", "report_id", "source_file", "municipality", "kommunkod", "year", "period",
+                                 "report_type", "section", "char_start", "char_end", "text", "mode", "title")}
+        row["keyword_score"] = h["scores"]["keyword"]
+        row["semantic_score"] = h["scores"]["semantic"]
+        row["report_url"] = base_url + reader_url(h["report_id"], h["passage"])
+        row["topics"] = topic_map.get(h["chunk_id"], [])
+        row["also_in"] = h["also_in"]
+        rows.append(row)
+    return rows
+
+
+def chunk_topics(index: SearchIndex, chunk_ids: list[int]) -> dict[int, list[str]]:
+    if not chunk_ids or not index.topic_table:
+        return {}
+    out: dict[int, list[str]] = {}
+    for cid, topic in index.conn().execute(
+            f"select chunk_id, topic_id from chunk_topics where chunk_id in ({','.join('?' * len(chunk_ids))}) order by score desc",
+            chunk_ids):
+        out.setdefault(cid, []).append(topic)
+    return out
+
+
+def to_csv(rows: list[dict], fields: list[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: (";".join(v) if isinstance(v, list) and all(isinstance(x, str) for x in v) else v)
+                         for k, v in r.items()})
+    return buf.getvalue()
+
+
+def search_export(index: SearchIndex, params: dict, base_url: str = "") -> dict:
+    params = {"limit": 100, **params}
+    req = _request_from(index, params, export=True)
+    resp = index.search(req)
+    return {"query": req.q, "mode": req.mode, "filters": req.filters_description(), "total": resp.total,
+            "offset": req.offset, "limit": req.limit, "corrections": resp.corrections,
+            "interpreted": resp.interpreted, "hits": export_rows(index, resp, base_url)}
+
+
+# -- batch search -------------------------------------------------------------------------------
+
+def decode_upload(data: bytes) -> str:
+    if len(data) > BATCH_MAX_BYTES:
+        raise BadRequest(f"Filen är för stor ({len(data) // 1000} kB). Högst {BATCH_MAX_BYTES // 1000} kB och "
+                         f"{BATCH_MAX_QUERIES} frågor per körning.", status=413, parameter="fil")
+    if b"\x00" in data[:4096]:
+        raise BadRequest("Filen ser ut att vara binär. Ladda upp en textfil eller CSV med en fråga per rad.", parameter="fil")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise BadRequest("Filen är varken UTF-8 eller Windows-1252. Spara den som UTF-8 och försök igen.", parameter="fil") from None
+
+
+def batch_queries(text: str) -> list[str]:
+    """One query per line, or the column named q/query/fråga/sökord of a CSV file."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [l for l in text.split("\n") if l.strip()]
+    if not lines:
+        raise BadRequest("Inga frågor hittades. Skriv en fråga per rad eller ladda upp en CSV-fil.", parameter="fragor")
+    first = [c.strip().lower() for c in next(csv.reader([lines[0]]))]
+    column = next((i for i, c in enumerate(first) if c in ("q", "query", "fråga", "fragor", "frågor", "sökord", "sokord")), None)
+    if column is not None:
+        queries = [row[column].strip() for row in csv.reader(lines[1:]) if len(row) > column and row[column].strip()]
+    else:
+        queries = [l.strip() for l in lines]
+    queries = list(dict.fromkeys(queries))
+    if len(queries) > BATCH_MAX_QUERIES:
+        raise BadRequest(f"{len(queries)} frågor är fler än de {BATCH_MAX_QUERIES} som får köras på en gång. Dela upp listan.",
+                         status=413, parameter="fragor")
+    if not queries:
+        raise BadRequest("Inga frågor hittades i CSV-kolumnen.", parameter="fragor")
+    return queries
+
+
+BATCH_FIELDS = ["row_type", "query", "rank", "score", "municipality", "kommunkod", "year", "period", "report_type",
+                "report_id", "section", "char_start", "char_end", "report_url", "text", "hits_in_kommun", "error"]
+
+
+def batch_search(index: SearchIndex, text: str, n: int = 10, mode: str = "hybrid", base_url: str = "") -> str:
+    """Top ``n`` hits per query and the number of matching passages per kommun, as one CSV.
+
+    ``row_type`` is ``träff`` for a hit, ``antal`` for a count row (query × kommun) and
+    ``fel`` for a query that could not be run (the reason in ``error``).
+    """
+    if not 1 <= n <= BATCH_MAX_N:
+        raise BadRequest(f"Antal träffar per fråga måste vara 1–{BATCH_MAX_N}.", parameter="n")
+    rows: list[dict] = []
+    for q in batch_queries(text):
+        try:
+            req = _request_from(index, {"q": q, "mode": mode, "limit": n}, export=True)
+            resp = index.search(req)
+            matrix = index.matrix(req)
+        except SearchError as exc:
+            rows.append({"row_type": "fel", "query": q, "error": str(exc)})
+            continue
+        per_kommun: dict[str, int] = {}
+        for (code, _year), count in matrix["cells"].items():
+            per_kommun[code] = per_kommun.get(code, 0) + count
+        for h in export_rows(index, resp, base_url):
+            rows.append({"row_type": "träff", "query": q, **h, "hits_in_kommun": per_kommun.get(h["kommunkod"], 0)})
+        names = {k["code"]: k["name"] for k in matrix["kommuner"]}
+        for code, count in sorted(per_kommun.items()):
+            rows.append({"row_type": "antal", "query": q, "municipality": names.get(code), "kommunkod": code,
+                         "hits_in_kommun": count})
+    return to_csv(rows, BATCH_FIELDS)
+
+
+# -- report reader ---------------------------------------------------------------------------------
+
+@dataclass
+class ReaderBlock:
+    kind: str
+    html: Markup
+    anchors: list[int]
+    passages: list[int]
+    level: int = 0
+    table_id: str | None = None
+
+
+def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = None, q: str | None = None,
+                index: SearchIndex | None = None) -> dict:
+    report = conn.execute("select * from reports where id = ?", [report_id]).fetchone()
+    if report is None:
+        raise BadRequest(f"Rapporten '{report_id}' finns inte.", status=404)
+    report = dict(report)
+    chunks = [dict(r) for r in conn.execute(
+        "select id, ordinal, char_start, char_end, kind from chunks where report_id = ? order by ordinal", [report_id])]
+    if passage is not None and not any(c["ordinal"] == passage for c in chunks):
+        raise BadRequest(f"Rapporten har inget textavsnitt nummer {passage}.", status=404, parameter="passage")
+    tables = [dict(r) for r in conn.execute("select * from tables where report_id = ? order by ordinal", [report_id])]
+    meta = {r["field"]: dict(r) for r in conn.execute("select * from report_metadata where report_id = ?", [report_id])}
+    doc = parse(report["text"])
+    parsed_tables = {t.start: t for t in tables_of(doc)}
+    table_ids = {t["char_start"]: t["id"] for t in tables}
+    stems = query_stems(index, q) if (index and q) else set()
+    hit = next((c for c in chunks if c["ordinal"] == passage), None)
+    blocks: list[ReaderBlock] = []
+    for block in doc.blocks:
+        anchors = [c["ordinal"] for c in chunks if block.start <= c["char_start"] <= block.end]
+        covering = [c["ordinal"] for c in chunks if c["char_start"] <= block.end and c["char_end"] >= block.start]
+        text = report["text"][block.start: block.end]
+        if block.kind == "heading":
+            body = highlight_html(block.heading, [])
+        elif block.kind == "table" and block.start in parsed_tables:
+            body = table_html(parsed_tables[block.start].wide())
+        elif block.kind in ("furniture", "toc"):
+            continue
+        else:
+            shown = display(text)
+            spans = highlight_spans(shown, stems) if hit and hit["ordinal"] in covering else []
+            body = highlight_html(shown, spans)
+        blocks.append(ReaderBlock(kind=block.kind, html=body, anchors=anchors, passages=covering,
+                                  level=min(max(block.level, 1) + 1, 6), table_id=table_ids.get(block.start)))
+    fields = [(label, meta.get(field, {})) for field, label in METADATA_LABELS]
+    return {"report": report, "blocks": blocks, "tables": tables, "meta": fields, "passage": passage, "q": q,
+            "hit": hit, "type_label": TYPE_LABELS.get(report["report_type"], report["report_type"] or ""),
+            "date": swedish_date(report.get("document_date"))}
+
+
+METADATA_LABELS = [
+    ("municipality", "Kommun"), ("kommunkod", "Kommunkod"), ("county", "Län"), ("committee", "Nämnd"),
+    ("report_type", "Rapporttyp"), ("period", "Period"), ("document_date", "Datum"), ("diarienummer", "Diarienummer"),
+    ("source_url", "Källa"), ("licence", "Villkor"), ("notes", "Anteckningar"),
+]
+
+
+def table_html(wide: dict) -> Markup:
+    cols = wide["columns"]
+    out = ['<div class="table-wrap"><table class="report-table"><thead><tr>']
+    out += [f'<th scope="col">{html.escape(c)}</th>' for c in cols]
+    out.append("</tr></thead><tbody>")
+    for row, bold in zip(wide["rows"], wide["bold"]):
+        cls = ' class="total"' if bold else ""
+        cells = [f'<th scope="row">{html.escape(row[0])}</th>'] + [f"<td>{html.escape(c)}</td>" for c in row[1:len(cols)]]
+        out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table></div>")
+    return Markup("".join(out))
+
+
+def table_page(conn: sqlite3.Connection, table_id: str) -> dict:
+    import json
+
+    row = conn.execute("select t.*, r.title as report_title, r.municipality as kommun from tables t "
+                       "join reports r on r.id = t.report_id where t.id = ?", [table_id]).fetchone()
+    if row is None:
+        raise BadRequest(f"Tabellen '{table_id}' finns inte.", status=404)
+    t = dict(row)
+    wide = json.loads(t["wide"])
+    chunk = conn.execute("select ordinal from chunks where table_id = ? order by ordinal limit 1", [table_id]).fetchone()
+    return {"table": t, "html": table_html(wide), "wide": wide, "detail": json.loads(t["sum_check_detail"] or "[]"),
+            "passage": chunk[0] if chunk else None}
+
+
+def table_wide_csv(conn: sqlite3.Connection, table_id: str) -> str:
+    view = table_page(conn, table_id)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(view["wide"]["columns"])
+    writer.writerows(view["wide"]["rows"])
+    return buf.getvalue()
+
+
+def atom_feed(index: SearchIndex, params: dict, base_url: str) -> str:
+    """An Atom feed of a saved search: its newest matching passages first."""
+    req = _request_from(index, {**params, "limit": 20}, export=True)
+    resp = index.search(req)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    e = html.escape
+    entries = []
+    for h in sorted(resp.hits, key=lambda h: (h["year"] or 0, h["period"] or ""), reverse=True):
+        link = base_url + reader_url(h["report_id"], h["passage"], req.q)
+        entries.append(
+            f"<entry><title>{e(h['municipality'] or '')} {e(str(h['period'] or h['year'] or ''))}: {e(h['section'] or h['title'] or '')}</title>"
+            f"<id>{e(link)}</id><link href=\"{e(link)}\"/><updated>{now}</updated>"
+            f"<summary>{e(display(h['text'])[:600])}</summary></entry>")
+    self_url = base_url + "/sok.atom" + url_with(params)
+    return ("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">"
+            f"<title>Rapportsök: {e(req.q)}</title><id>{e(self_url)}</id><link rel=\"self\" href=\"{e(self_url)}\"/>"
+            f"<updated>{now}</updated>{''.join(entries)}</feed>")
