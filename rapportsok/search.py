@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import swedish, topics
+from . import municipalities, swedish, topics
 from .embeddings import Embedder, ModelContract, embedder_for_contract, from_blob
 from .errors import RapportsokError, SearchError
 from .query import SearchRequest
@@ -39,6 +39,7 @@ SEMANTIC_CANDIDATES = 50  # semantic candidates: similarity alone does not separ
 FTS_WEIGHTS = (0.0, 0.3, 1.0)   # bm25 weights for chunks_fts columns text, section, search_terms
 KEYWORD_TIME_LIMIT_S = 2.0
 DUPLICATE_CONTAINMENT = 0.6
+COLLAPSE_WINDOW = 60
 PREFIX_MIN_LEN = 5
 INT8_ABOVE = 250_000   # "auto" keeps float32 vectors up to this many passages, int8 above
 BLOCK = 65_536         # rows per block when scoring int8 vectors
@@ -89,12 +90,14 @@ class SearchIndex:
         ).fetchall()
         self.chunk_ids = np.array([r["id"] for r in rows], dtype=np.int64)
         self.index_of = {int(cid): i for i, cid in enumerate(self.chunk_ids)}
-        self.kind = np.array([r["kind"] for r in rows], dtype=object)
-        self.report = np.array([r["report_id"] for r in rows], dtype=object)
-        self.kommunkod = np.array([r["kommunkod"] or "" for r in rows], dtype=object)
+        # filter columns as small integer codes: comparisons over 1M passages take milliseconds
+        self._codes: dict[str, dict[str, int]] = {}
+        self.kind = self._encode("kind", [r["kind"] for r in rows])
+        self.report = self._encode("report", [r["report_id"] for r in rows])
+        self.kommun = self._encode("kommun", [r["kommunkod"] or "" for r in rows])
         self.year = np.array([r["year"] if r["year"] is not None else -1 for r in rows], dtype=np.int32)
-        self.report_type = np.array([r["report_type"] or "" for r in rows], dtype=object)
-        self.known_types = sorted({t for t in self.report_type if t})
+        self.rtype = self._encode("type", [r["report_type"] or "" for r in rows])
+        self.known_types = sorted(t for t in self._codes["type"] if t)
         self.vocab = {r[0]: r[1] for r in conn.execute("select term, doc from chunks_fts_vocab")}
         self._vocab_list = list(self.vocab)
         self.topic_table = _table_exists(conn, "chunk_topics")
@@ -106,6 +109,20 @@ class SearchIndex:
             self._load_vectors(conn, vector_dtype)
         self._embedder = embedder
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _encode(self, name: str, values: list[str]) -> np.ndarray:
+        codes = self._codes.setdefault(name, {})
+        return np.array([codes.setdefault(v, len(codes)) for v in values], dtype=np.int32)
+
+    def _isin(self, name: str, column: np.ndarray, values: list[str]) -> np.ndarray:
+        wanted = [self._codes[name][v] for v in values if v in self._codes[name]]
+        return np.isin(column, np.array(wanted, dtype=np.int32)) if wanted else np.zeros(len(column), dtype=bool)
+
+    @property
+    def kommunkod(self) -> list[str]:
+        """The kommunkod of every passage (for callers that want the strings)."""
+        names = {v: k for k, v in self._codes["kommun"].items()}
+        return [names[c] for c in self.kommun]
 
     def _load_vectors(self, conn: sqlite3.Connection, dtype: str) -> None:
         """Load every passage vector into one matrix (the database is immutable).
@@ -183,17 +200,17 @@ class SearchIndex:
     def mask(self, req: SearchRequest) -> np.ndarray:
         m = np.ones(len(self.chunk_ids), dtype=bool)
         if req.kommunkoder:
-            m &= np.isin(self.kommunkod, req.kommunkoder)
+            m &= self._isin("kommun", self.kommun, req.kommunkoder)
         if req.year_from is not None:
             m &= self.year >= req.year_from
         if req.year_to is not None:
             m &= (self.year <= req.year_to) & (self.year >= 0)
         if req.report_types:
-            m &= np.isin(self.report_type, req.report_types)
+            m &= self._isin("type", self.rtype, req.report_types)
         if req.kind:
-            m &= self.kind == req.kind
+            m &= self._isin("kind", self.kind, [req.kind])
         if req.report_id:
-            m &= self.report == req.report_id
+            m &= self._isin("report", self.report, [req.report_id])
         if req.topics and self.topic_table:
             ids = {r[0] for r in self.conn().execute(
                 f"select chunk_id from chunk_topics where topic_id in ({','.join('?' * len(req.topics))})", req.topics)}
@@ -234,6 +251,18 @@ class SearchIndex:
         return max(candidates, key=lambda t: (self.vocab.get(t, 0), t))
 
     def keyword_terms(self, q: str) -> tuple[list["TermGroup"], dict]:
+        with self._lock:
+            cache = self.__dict__.setdefault("_terms_cache", OrderedDict())
+            if q in cache:
+                return cache[q]
+        result = self._keyword_terms(q)
+        with self._lock:
+            cache[q] = result
+            if len(cache) > 1024:
+                cache.popitem(last=False)
+        return result
+
+    def _keyword_terms(self, q: str) -> tuple[list["TermGroup"], dict]:
         """Query → term groups (all must match; any alternative within a group may).
 
         Quoted phrases stay exact. Words that name a topic (abbreviation, synonym or English
@@ -307,14 +336,14 @@ class SearchIndex:
     def keyword_ranking(self, req: SearchRequest, groups: list["TermGroup"], k: int = CANDIDATES) -> list[tuple[int, float]]:
         if not any(g.known for g in groups):
             return []
-        where, args = self.filter_sql(req)
         w = ", ".join(str(x) for x in FTS_WEIGHTS)
-        if where:
-            # rank inside FTS first (materialised), then filter: letting SQLite drive the join
-            # from the chunks side costs minutes at 100k passages
-            sql = (f"with hits as materialized (select rowid as cid, bm25(chunks_fts, {w}) as rank from chunks_fts "
-                   f"where chunks_fts match ?) select c.id, -hits.rank from hits cross join chunks c on c.id = hits.cid "
-                   f"cross join reports r on r.id = c.report_id where 1{where} order by hits.rank limit ?")
+        filtered = bool(req.kommunkoder or req.year_from is not None or req.year_to is not None or req.report_types
+                        or req.kind or req.report_id or (req.topics and self.topic_table))
+        mask = self.mask(req) if filtered else None
+        if filtered:
+            # all matches with their BM25, filtered with the in-memory mask: joining to the
+            # reports in SQL costs more than ranking once the corpus is large
+            sql = f"select rowid, -bm25(chunks_fts, {w}) from chunks_fts where chunks_fts match ?"
         else:
             sql = (f"select rowid, -bm25(chunks_fts, {w}) from chunks_fts where chunks_fts match ? "
                    f"order by bm25(chunks_fts, {w}) limit ?")
@@ -329,7 +358,10 @@ class SearchIndex:
                 expression = self.match_expression(groups, op)
                 if not expression:
                     continue
-                rows = conn.execute(sql, [expression, *args, k]).fetchall()
+                if filtered:
+                    rows = self._filter_ranked(conn.execute(sql, [expression]).fetchall(), mask, k)
+                else:
+                    rows = conn.execute(sql, [expression, k]).fetchall()
                 for cid, score in rows:
                     if cid not in seen:
                         seen[cid] = score
@@ -343,6 +375,17 @@ class SearchIndex:
             raise SearchError("q", f"kunde inte tolka frågan för ordsökning ({exc})") from None
         finally:
             conn.set_progress_handler(None, 0)
+
+    def _filter_ranked(self, rows: list[tuple[int, float]], mask: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if not rows:
+            return []
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+        pos = np.searchsorted(self.chunk_ids, ids)
+        keep = mask[np.clip(pos, 0, len(mask) - 1)] & (self.chunk_ids[np.clip(pos, 0, len(mask) - 1)] == ids)
+        ids, scores = ids[keep], scores[keep]
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [(int(ids[i]), float(scores[i])) for i in order]
 
     # -- semantic -------------------------------------------------------------------------
     def semantic_query_vector(self, q: str) -> np.ndarray:
@@ -440,7 +483,12 @@ class SearchIndex:
                semantic_weight: float | None = None) -> SearchResponse:
         t0 = time.perf_counter()
         ranked, signals, extra = self.rank(req, fusion=fusion, alpha=alpha, semantic_weight=semantic_weight)
-        collapsed = self.collapse(ranked) if req.collapse_duplicates else [(cid, s, []) for cid, s in ranked]
+        if req.collapse_duplicates:
+            # fold duplicates within the pages a reader can reach; count the rest as they are
+            window = max(COLLAPSE_WINDOW, req.offset + req.limit + 30)
+            collapsed = self.collapse(ranked[:window]) + [(cid, s, []) for cid, s in ranked[window:]]
+        else:
+            collapsed = [(cid, s, []) for cid, s in ranked]
         page = collapsed[req.offset: req.offset + req.limit]
         hits = self.hydrate(page, req, signals)
         for i, h in enumerate(hits):
@@ -466,26 +514,29 @@ class SearchIndex:
         """
         groups, _ = self.keyword_terms(req.q)
         expression = self.match_expression(groups, "AND") if any(g.known for g in groups) else ""
-        where, args = self.filter_sql(req)
-        rows = []
+        positions = np.zeros(0, dtype=np.int64)
         basis = "ord"
         if expression:
-            sql = (f"with hits as materialized (select rowid as cid from chunks_fts where chunks_fts match ?) "
-                   f"select r.municipality, r.kommunkod, r.year, count(*) from hits cross join chunks c on c.id = hits.cid "
-                   f"cross join reports r on r.id = c.report_id where 1{where} group by 1, 2, 3")
             try:
-                rows = self.conn().execute(sql, [expression, *args]).fetchall()
+                ids = np.array([r[0] for r in self.conn().execute(
+                    "select rowid from chunks_fts where chunks_fts match ?", [expression])], dtype=np.int64)
             except sqlite3.OperationalError:
-                rows = []
-        if not rows and self.vectors is not None:
+                ids = np.zeros(0, dtype=np.int64)
+            pos = np.clip(np.searchsorted(self.chunk_ids, ids), 0, max(len(self.chunk_ids) - 1, 0))
+            positions = pos[(self.chunk_ids[pos] == ids) & self.mask(req)[pos]] if len(ids) else positions
+        if not len(positions) and self.vectors is not None:
             basis = "topp20"
             top = SearchRequest(**{**req.__dict__, "mode": "hybrid", "limit": 20, "offset": 0})
             ranked, _, _ = self.rank(top)
-            ids = [cid for cid, _ in ranked[:20]]
-            if ids:
-                rows = self.conn().execute(
-                    f"select r.municipality, r.kommunkod, r.year, count(*) from chunks c join reports r on r.id = c.report_id "
-                    f"where c.id in ({','.join('?' * len(ids))}) group by 1, 2, 3", ids).fetchall()
+            positions = np.array([self.index_of[cid] for cid, _ in ranked[:20]], dtype=np.int64)
+        names = {v: k for k, v in self._codes["kommun"].items()}
+        pairs, counts = (np.unique(np.stack([self.kommun[positions], self.year[positions]], axis=1), axis=0, return_counts=True)
+                         if len(positions) else (np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64)))
+        rows = []
+        for (kcode, year), n in zip(pairs.tolist(), counts.tolist()):
+            code = names[kcode]
+            mun = municipalities.by_code().get(code)
+            rows.append((mun.kommun if mun else code, code, year if year >= 0 else None, n))
         years = sorted({r[2] for r in rows if r[2] is not None})
         kommuner = sorted({(r[0], r[1]) for r in rows if r[1]})
         cells = {(r[1], r[2]): r[3] for r in rows}
