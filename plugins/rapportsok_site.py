@@ -199,6 +199,23 @@ async def tabell(datasette, request):
     return Response.html(html)
 
 
+async def amnen(datasette, request):
+    index = await run(get_index, datasette)
+    rows = await run(web.topics_index, index.conn())
+    html = await datasette.render_template("amnen.html", {"rows": rows}, request=request)
+    return Response.html(html)
+
+
+async def amne(datasette, request):
+    index = await run(get_index, datasette)
+    try:
+        view = await run(web.topic_page, index.conn(), request.url_vars["topic_id"])
+    except web.BadRequest as exc:
+        return await _error(datasette, request, str(exc), exc.status)
+    html = await datasette.render_template("amne.html", {"view": view}, request=request)
+    return Response.html(html)
+
+
 async def om(datasette, request):
     index = await run(get_index, datasette)
     info = {r[0]: r[1] for r in index.conn().execute("select key, value from build_info")}
@@ -217,6 +234,8 @@ def register_routes():
         (r"^/rapport/(?P<report_id>[A-Za-z0-9_-]+)$", rapport),
         (r"^/tabell/(?P<table_id>[A-Za-z0-9_-]+)$", tabell),
         (r"^/tabell/(?P<table_id>[A-Za-z0-9_-]+)\.(?P<format>csv)$", tabell),
+        (r"^/amnen$", amnen),
+        (r"^/amne/(?P<topic_id>[a-z0-9_]+)$", amne),
         (r"^/om$", om),
     ]
 

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import __version__, database, swedish, tables
+import numpy as np
+
+from . import __version__, database, swedish, tables, tagging
+from . import topics as topics_mod
 from .chunking import TAG_RE, normalise
 from .embeddings import DEFAULT_MODEL, EmbeddingCache, embed_with_cache, load_embedder, to_blob
 from .errors import CorpusError
@@ -207,16 +210,21 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
     database.write_rows(db, "chunks", chunk_rows, pk="id",
                         foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],
                         columns={"section_id": int, "heading": str, "table_id": str})
-    database.write_rows(db, "tables", table_rows, pk="id",
+    database.write_rows(db, "tables", [{k: v for k, v in t.items() if not k.startswith("_")} for t in table_rows], pk="id",
                         foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],
                         columns={"section_id": int, "unit": str, "caption": str})
+    table_topic_map = {t["id"]: sorted({tag.topic for tag in tagging.lexical_tags(t["_search_text"])}) for t in table_rows}
+    for c in cell_rows:
+        c["topics"] = ";".join(table_topic_map[c["table_id"]])
     database.write_rows(db, "table_cells", cell_rows, pk=("table_id", "row_index", "column_index"),
                         foreign_keys=[("table_id", "tables", "id"), ("report_id", "reports", "id")],
                         columns={"value": float, "unit": str, "period": str})
     table_summary = summarise_tables(table_rows, cell_rows)
     embedding_stats: dict = {}
+    vectors, embedder = None, None
     if opts.embed:
-        embedding_stats = _embed(opts, db, embed_inputs, chunk_embed_hash)
+        embedding_stats, vectors, embedder = _embed(opts, db, embed_inputs, chunk_embed_hash)
+    _write_topics(opts, db, reports, chunk_rows, table_rows, vectors, embedder)
     info = {
         "version": __version__,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -243,6 +251,7 @@ def table_row(rep: ParsedReport, t, tid: str, section_ids: dict[int, int]) -> di
         "sum_check_detail": tables.to_json(t.sum_check_detail), "columns": tables.to_json(t.columns),
         "wide": tables.to_json(t.wide()), "municipality": rep.value("municipality"), "kommunkod": rep.value("kommunkod"),
         "year": rep.value("year"), "period": rep.value("period"), "source_file": rep.source_file,
+        "_search_text": t.search_text(),
     }
 
 
@@ -301,4 +310,42 @@ def _embed(opts: BuildOptions, db: sqlite_utils.Database, inputs: dict[str, str]
     )
     row = {"id": 1, **{k: v for k, v in contract.__dict__.items()}, "contract_json": contract.to_json()}
     db["embedding_model"].insert(row, pk="id")
-    return {"model": contract.model_id, "backend": contract.backend, "dimensions": contract.dimensions, **stats}
+    matrix = np.vstack([vectors[chunk_hash[cid]] for cid in sorted(chunk_hash)]) if chunk_hash else None
+    stats_out = {"model": contract.model_id, "backend": contract.backend, "dimensions": contract.dimensions, **stats}
+    return stats_out, matrix, embedder
+
+
+def _write_topics(opts: BuildOptions, db: sqlite_utils.Database, reports: list[ParsedReport], chunk_rows: list[dict],
+                  table_rows: list[dict], vectors, embedder) -> None:
+    """The topic taxonomy, and topics per passage and per table with score and evidence."""
+    import json
+
+    taxonomy = topics_mod.load_topics()
+    db["topics"].insert_all(({
+        "id": t.id, "label": t.label, "group": t.group, "definition": t.definition,
+        "synonyms": json.dumps(t.synonyms, ensure_ascii=False), "abbreviations": json.dumps(t.abbreviations, ensure_ascii=False),
+        "english": json.dumps(t.english, ensure_ascii=False), "related": json.dumps(t.related), "ordinal": i,
+    } for i, t in enumerate(taxonomy)), pk="id")
+    log(opts, "taggar ämnen")
+    topic_vecs = tagging.topic_vectors(embedder) if embedder is not None else None
+    texts = [display_text(r["text"]) + " " + (r["heading"] or "") for r in chunk_rows]
+    tags = tagging.tag_all(texts, vectors, topic_vecs)
+    by_report = {r.id: r for r in reports}
+    rows = []
+    for chunk, chunk_tags in zip(chunk_rows, tags):
+        rep = by_report[chunk["report_id"]]
+        for tag in chunk_tags:
+            rows.append({"chunk_id": chunk["id"], "topic_id": tag.topic, "score": tag.score, "method": tag.method,
+                         "evidence": tag.evidence, "report_id": rep.id, "municipality": rep.value("municipality"),
+                         "kommunkod": rep.value("kommunkod"), "year": rep.value("year")})
+    db["chunk_topics"].insert_all(rows, pk=("chunk_id", "topic_id"),
+                                  foreign_keys=[("chunk_id", "chunks", "id"), ("topic_id", "topics", "id"), ("report_id", "reports", "id")])
+    table_tags = []
+    for t in table_rows:
+        for tag in tagging.lexical_tags(t["_search_text"]):
+            table_tags.append({"table_id": t["id"], "topic_id": tag.topic, "score": tag.score, "method": tag.method,
+                               "evidence": tag.evidence, "report_id": t["report_id"]})
+    db["table_topics"].insert_all(table_tags, pk=("table_id", "topic_id"),
+                                  foreign_keys=[("table_id", "tables", "id"), ("topic_id", "topics", "id")])
+    for table, cols in (("chunk_topics", ["topic_id"]), ("chunk_topics", ["kommunkod", "year"]), ("table_topics", ["topic_id"])):
+        db[table].create_index(cols, if_not_exists=True)

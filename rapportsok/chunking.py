@@ -167,6 +167,13 @@ def _make(kind: str, source: str, section: int | None, start: int, end: int) -> 
     return Chunk(kind=kind, section=section, start=start, end=end, text=text, words=word_count(TAG_RE.sub(" ", text)))
 
 
+def _only_label(text: str) -> bool:
+    """A passage that is nothing but a label such as "Kommentar" (its content was a table)."""
+    from .structure import LABELS
+
+    return normalise(text).lower().rstrip(":") in LABELS
+
+
 def _main_section(group: list[Piece]) -> int | None:
     weight: dict[int | None, int] = {}
     for p in group:
@@ -192,7 +199,7 @@ def chunk_document(doc: Document) -> list[Chunk]:
                 group = [p for p in group]
                 while group and group[-1].heading:
                     group.pop()
-                if group:
+                if group and not _only_label(source[group[0].start: group[-1].end]):
                     chunks.append(_make("prose", source, _main_section(group), group[0].start, group[-1].end))
         run = []
 

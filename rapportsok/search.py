@@ -40,6 +40,7 @@ FTS_WEIGHTS = (0.0, 0.3, 1.0)   # bm25 weights for chunks_fts columns text, sect
 KEYWORD_TIME_LIMIT_S = 2.0
 DUPLICATE_CONTAINMENT = 0.6
 COLLAPSE_WINDOW = 60
+OR_FALLBACK_BELOW = 30    # search for any word only if fewer passages than this have all words
 PREFIX_MIN_LEN = 5
 INT8_ABOVE = 250_000   # "auto" keeps float32 vectors up to this many passages, int8 above
 BLOCK = 65_536         # rows per block when scoring int8 vectors
@@ -366,8 +367,8 @@ class SearchIndex:
                     if cid not in seen:
                         seen[cid] = score
                         ranking.append((int(cid), float(score)))
-                if len(ranking) >= k:
-                    break
+                if len(ranking) >= OR_FALLBACK_BELOW:
+                    break  # enough passages have every word; "any word" would only add noise (and cost)
             return ranking[:k]
         except sqlite3.OperationalError as exc:
             if "interrupted" in str(exc):

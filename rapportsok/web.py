@@ -17,11 +17,11 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup
 
-from . import topics as topics_mod
 from .errors import RapportsokError, SearchError
 from .query import MAX_OFFSET, SearchRequest, parse_request
 from .search import SearchIndex, SearchResponse, highlight_spans
 from .structure import parse
+from . import topics as topics_mod
 from .tables import tables_of
 
 PAGE_SIZE = 10
@@ -405,3 +405,77 @@ def atom_feed(index: SearchIndex, params: dict, base_url: str) -> str:
     return ("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">"
             f"<title>Rapportsök: {e(req.q)}</title><id>{e(self_url)}</id><link rel=\"self\" href=\"{e(self_url)}\"/>"
             f"<updated>{now}</updated>{''.join(entries)}</feed>")
+
+
+# -- topics -----------------------------------------------------------------------------------------
+
+def topics_index(conn: sqlite3.Connection) -> list[dict]:
+    counts = {r[0]: dict(r) for r in conn.execute(
+        "select topic_id, count(*) as passages, count(distinct report_id) as reports, count(distinct kommunkod) as kommuner, "
+        "min(year) as first_year, max(year) as last_year from chunk_topics group by topic_id")}
+    tables = dict(conn.execute("select topic_id, count(*) from table_topics group by topic_id").fetchall())
+    out = []
+    for t in topics_mod.load_topics():
+        c = counts.get(t.id, {})
+        out.append({"topic": t, "passages": c.get("passages", 0), "reports": c.get("reports", 0),
+                    "kommuner": c.get("kommuner", 0), "first_year": c.get("first_year"), "last_year": c.get("last_year"),
+                    "tables": tables.get(t.id, 0)})
+    return out
+
+
+NUMBER_SENTENCE = re.compile(r"\d")
+
+
+def topic_page(conn: sqlite3.Connection, topic_id: str) -> dict:
+    topic = topics_mod.topics_by_id().get(topic_id)
+    if topic is None:
+        raise BadRequest(f"Ämnet '{topic_id}' finns inte.", status=404)
+    rows = [dict(r) for r in conn.execute(
+        "select ct.chunk_id, ct.score, ct.method, ct.evidence, c.report_id, c.ordinal, c.section, c.text, c.kind, "
+        "r.municipality, r.kommunkod, r.year, r.period, r.title from chunk_topics ct join chunks c on c.id = ct.chunk_id "
+        "join reports r on r.id = c.report_id where ct.topic_id = ? order by r.municipality, r.year, c.ordinal", [topic_id])]
+    matrix_cells: dict = {}
+    kommuner: dict = {}
+    for r in rows:
+        key = (r["kommunkod"], r["year"])
+        matrix_cells[key] = matrix_cells.get(key, 0) + 1
+        kommuner[r["kommunkod"]] = r["municipality"]
+    years = sorted({r["year"] for r in rows if r["year"] is not None})
+    per_kommun: dict[str, list] = {}
+    stems = {s for phrase in topic.phrases for s in phrase} | {a.lower() for a in topic.abbreviations}
+    for r in sorted(rows, key=lambda r: (-r["score"], r["method"] == "semantik", r["ordinal"])):
+        text = display(r["text"])
+        spans = highlight_spans(text, stems)
+        short, short_spans = snippet(text, spans, 360)
+        per_kommun.setdefault(r["municipality"], []).append(
+            {**r, "snippet_html": highlight_html(short, short_spans), "url": reader_url(r["report_id"], r["ordinal"])})
+    numbers = topic_numbers(rows, topic)
+    tables = [dict(r) for r in conn.execute(
+        "select t.id, t.title, t.unit, t.municipality, t.year, t.period, tt.evidence from table_topics tt "
+        "join tables t on t.id = tt.table_id where tt.topic_id = ? order by t.municipality, t.year", [topic_id])]
+    related = [topics_mod.topics_by_id()[r] for r in topic.related]
+    return {"topic": topic, "years": years, "kommuner": sorted(({"code": k, "name": v} for k, v in kommuner.items()), key=lambda k: k["name"] or ""),
+            "cells": matrix_cells, "per_kommun": {k: v[:3] for k, v in sorted(per_kommun.items())},
+            "counts": {k: len(v) for k, v in per_kommun.items()}, "numbers": numbers, "tables": tables,
+            "related": related, "total": len(rows)}
+
+
+def topic_numbers(rows: list[dict], topic) -> list[dict]:
+    """Sentences that state a number together with the topic's words ("120 barn aktuella för SSPF")."""
+    from .chunking import sentences
+
+    out = []
+    seen = set()
+    for r in rows:
+        if r["kind"] != "prose" or r["method"] == "semantik":
+            continue
+        text = display(r["text"])
+        for a, b in sentences(text, 0):
+            sentence = text[a:b]
+            if not NUMBER_SENTENCE.search(sentence) or sentence in seen or len(sentence) > 300:
+                continue
+            if topics_mod.match_text(sentence, [topic]):
+                seen.add(sentence)
+                out.append({"sentence": sentence, "municipality": r["municipality"], "year": r["year"], "period": r["period"],
+                            "url": reader_url(r["report_id"], r["ordinal"]), "report_id": r["report_id"]})
+    return out[:40]

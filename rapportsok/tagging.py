@@ -1,0 +1,71 @@
+"""Tag passages and tables with topics, with a score and the evidence for each tag.
+
+Two kinds of evidence:
+
+* **ord/förkortning/mönster** – the topic's synonyms (on stems and compound parts),
+  abbreviations (case-sensitive) or patterns occur in the text (:func:`topics.match_text`);
+  score 1.0.
+* **semantik** – the passage embedding is unusually close to the topic's description
+  ("{label}. {definition}", embedded as a query). Raw similarities of this model are
+  compressed, so the test is relative: the similarity must be ``SEMANTIC_Z`` standard
+  deviations above the topic's mean over all passages; score = the similarity.
+
+The thresholds were chosen on the hand-labelled sample (``evaluation/topic_labels.yml``);
+``python -m rapportsok.tagging_evaluation`` prints precision and recall per method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import topics as topics_mod
+from .embeddings import Embedder
+
+SEMANTIC_Z = 3.0
+
+
+@dataclass
+class Tag:
+    topic: str
+    score: float
+    method: str
+    evidence: str
+
+
+def topic_vectors(embedder: Embedder, topics=None) -> np.ndarray:
+    topics = topics or topics_mod.load_topics()
+    return np.vstack([embedder.embed_query(f"{t.label}. {t.definition}") for t in topics])
+
+
+def lexical_tags(text: str) -> list[Tag]:
+    out = []
+    for m in topics_mod.match_text(text):
+        method = "förkortning" if any(e.startswith("förkortning") for e in m.evidence) else \
+            "mönster" if all(e.startswith("mönster") for e in m.evidence) else "ord"
+        out.append(Tag(m.topic, 1.0, method, "; ".join(m.evidence[:4])))
+    return out
+
+
+def semantic_scores(vectors: np.ndarray, topic_vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Similarities (passages × topics) and their z-scores per topic."""
+    sims = vectors @ topic_vecs.T
+    mean, std = sims.mean(axis=0), sims.std(axis=0) + 1e-9
+    return sims, (sims - mean) / std
+
+
+def tag_all(texts: list[str], vectors: np.ndarray | None, topic_vecs: np.ndarray | None,
+            z: float = SEMANTIC_Z, use_semantic: bool = True) -> list[list[Tag]]:
+    """Tags for every text (aligned with ``vectors`` rows when given)."""
+    topics = topics_mod.load_topics()
+    result = [lexical_tags(t) for t in texts]
+    if use_semantic and vectors is not None and topic_vecs is not None and len(texts) > 1:
+        sims, zs = semantic_scores(vectors, topic_vecs)
+        for i, tags in enumerate(result):
+            have = {t.topic for t in tags}
+            for j, topic in enumerate(topics):
+                if topic.id not in have and zs[i, j] >= z:
+                    tags.append(Tag(topic.id, round(float(sims[i, j]), 4), "semantik",
+                                    f"likhet {sims[i, j]:.3f} med ämnesbeskrivningen ({zs[i, j]:.1f} standardavvikelser över snittet)"))
+    return result
