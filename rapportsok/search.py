@@ -621,23 +621,32 @@ class SearchIndex:
         if not ranked:
             return []
         sh = self.shingles([cid for cid, _ in ranked])
+        # union-find over all pairs: near-duplication is transitive, whatever the ranking order
+        parent = list(range(len(ranked)))
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        sets = [sh.get(cid, frozenset()) for cid, _ in ranked]
+        for i in range(len(ranked)):
+            for j in range(i + 1, len(ranked)):
+                a, b = sets[i], sets[j]
+                if a and b and len(a & b) / min(len(a), len(b)) >= DUPLICATE_CONTAINMENT:
+                    ri, rj = find(i), find(j)
+                    if ri != rj:
+                        parent[max(ri, rj)] = min(ri, rj)  # the better-ranked copy represents the group
         kept: list[tuple[int, float, list[int]]] = []
-        for cid, score in ranked:
-            s = sh.get(cid, set())
-            dup_of = None
-            for entry in kept:
-                # compare with every member of the group: near-duplication is transitive here
-                for member in (entry[0], *entry[2]):
-                    other = sh.get(member, set())
-                    if s and other and len(s & other) / min(len(s), len(other)) >= DUPLICATE_CONTAINMENT:
-                        dup_of = entry
-                        break
-                if dup_of is not None:
-                    break
-            if dup_of is not None:
-                dup_of[2].append(cid)
-            else:
+        slot: dict[int, int] = {}
+        for i, (cid, score) in enumerate(ranked):
+            root = find(i)
+            if root == i:
+                slot[i] = len(kept)
                 kept.append((cid, score, []))
+            else:
+                kept[slot[root]][2].append(cid)
         return kept
 
     def hydrate(self, page: list[tuple[int, float, list[int]]], req: SearchRequest, signals: dict) -> list[dict]:
