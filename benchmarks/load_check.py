@@ -1,7 +1,8 @@
 """Load check: 20 concurrent clients search the site for 30 seconds on 127.0.0.1.
 
 Starts the site on a free local port (or uses --url), then each client repeatedly
-requests /sok.json with queries from the evaluation set (mixed modes and filters).
+requests /sok.json with queries from the evaluation set (mixed modes and filters, ten hits
+per page as on the search page).
 The loop is bounded in time and count and stops by itself. Prints requests, errors and
 latency p50/p95.
 
@@ -57,7 +58,7 @@ def client(url: str, queries: list[str], deadline: float, latencies: list[float]
     for _ in range(MAX_REQUESTS_PER_CLIENT):
         if time.monotonic() >= deadline:
             return
-        params = {"q": rng.choice(queries), "mode": rng.choice(["hybrid", "hybrid", "keyword", "semantic"])}
+        params = {"q": rng.choice(queries), "mode": rng.choice(["hybrid", "hybrid", "keyword", "semantic"]), "limit": 10}
         if rng.random() < 0.3:
             params["kommun"] = rng.choice(["Kalmar", "Nacka", "Helsingborg", "Kungsör"])
         target = f"{url}/sok.json?{urllib.parse.urlencode(params)}"

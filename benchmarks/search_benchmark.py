@@ -83,11 +83,16 @@ def make_synthetic(size: int) -> Path:
           from src.reports s, reps r
           join (select kommunkod, kommun, lan, row_number() over (order by kommunkod) - 1 as k from src.municipalities) m
             on m.k = r.n % 290;
+        create table chunk_map as
+          select row_number() over (order by rp.kommunkod, rp.year, rp.id, c.id) as new_id, r.n * 100000 + c.id as old_id,
+                 c.id as src_id, r.n as n
+          from src.chunks c, reps r join reports rp on rp.id = c.report_id || '-' || r.n
+          where r.n * {n_src} + c.id <= {size};
         insert into chunks (id, report_id, section_id, ordinal, kind, section, heading, char_start, char_end, text,
                             word_count, content_hash, search_terms)
-          select r.n * 100000 + c.id, c.report_id || '-' || r.n, c.section_id, c.ordinal, c.kind,
+          select m.new_id, c.report_id || '-' || m.n, c.section_id, c.ordinal, c.kind,
                  c.section, c.heading, c.char_start, c.char_end, c.text, c.word_count, c.content_hash, c.search_terms
-          from src.chunks c, reps r where r.n * {n_src} + c.id <= {size};
+          from chunk_map m join src.chunks c on c.id = m.src_id;
         create index chunks_report on chunks(report_id);
         create virtual table chunks_fts using fts5(text, section, search_terms, content='chunks', content_rowid='id',
                                                    tokenize='unicode61 remove_diacritics 0');
@@ -97,14 +102,15 @@ def make_synthetic(size: int) -> Path:
     """)
     vecs = {cid: np.frombuffer(b, dtype="<f4") for cid, b in conn.execute("select chunk_id, vector from src.chunk_embeddings")}
     rng = np.random.default_rng(0)
-    ids = [r[0] for r in conn.execute("select id from chunks order by id")]
+    pairs = conn.execute("select new_id, src_id from chunk_map order by new_id").fetchall()
     batch = []
-    for cid in ids:
-        v = vecs[cid % 100000] + rng.normal(0, 0.01, 384).astype(np.float32)
+    for cid, src in pairs:
+        v = vecs[src] + rng.normal(0, 0.01, 384).astype(np.float32)
         batch.append((cid, (v / np.linalg.norm(v)).astype("<f4").tobytes()))
         if len(batch) == 50_000:
             conn.executemany("insert into chunk_embeddings values (?, ?)", batch); batch = []
     conn.executemany("insert into chunk_embeddings values (?, ?)", batch)
+    conn.execute("drop table chunk_map")
     conn.commit()
     conn.execute("detach database src")
     conn.close()

@@ -159,6 +159,17 @@ def _parse_form(request, body: bytes) -> dict:
     return {k: v[0] for k, v in fields.items()}
 
 
+async def page(datasette, request, template: str, fn, *args, extra: dict | None = None):
+    """Run ``fn(*args)`` in the worker pool and render ``template`` with its result as ``view``;
+    a :class:`web.BadRequest` becomes the Swedish error page with its status."""
+    try:
+        view = await run(fn, *args)
+    except web.BadRequest as exc:
+        return await _error(datasette, request, str(exc), exc.status)
+    html = await datasette.render_template(template, {"view": view, **(extra or {})}, request=request)
+    return Response.html(html)
+
+
 async def rapport(datasette, request):
     index = await run(get_index, datasette)
     report_id = request.url_vars["report_id"]
@@ -167,12 +178,8 @@ async def rapport(datasette, request):
         passage_n = int(passage) if passage not in (None, "") else None
     except ValueError:
         return await _error(datasette, request, "Textavsnittets nummer måste vara ett heltal.", 400)
-    try:
-        view = await run(web.report_page, index.conn(), report_id, passage_n, request.args.get("q"), index)
-    except web.BadRequest as exc:
-        return await _error(datasette, request, str(exc), exc.status)
-    html = await datasette.render_template("rapport.html", {"view": view}, request=request)
-    return Response.html(html)
+    return await page(datasette, request, "rapport.html", web.report_page, index.conn(), report_id, passage_n,
+                      request.args.get("q"), index)
 
 
 async def rapporter(datasette, request):
@@ -187,33 +194,25 @@ async def rapporter(datasette, request):
 async def tabell(datasette, request):
     index = await run(get_index, datasette)
     table_id = request.url_vars["table_id"]
-    try:
-        if request.url_vars.get("format") == "csv":
+    if request.url_vars.get("format") == "csv":
+        try:
             body = await run(web.table_wide_csv, index.conn(), table_id)
-            return Response(body, content_type="text/csv; charset=utf-8",
-                            headers={"content-disposition": f'attachment; filename="{table_id}.csv"'})
-        view = await run(web.table_page, index.conn(), table_id)
-    except web.BadRequest as exc:
-        return await _error(datasette, request, str(exc), exc.status)
-    html = await datasette.render_template("tabell.html", {"view": view, "db": _database(datasette).name}, request=request)
-    return Response.html(html)
+        except web.BadRequest as exc:
+            return await _error(datasette, request, str(exc), exc.status)
+        return Response(body, content_type="text/csv; charset=utf-8",
+                        headers={"content-disposition": f'attachment; filename="{table_id}.csv"'})
+    return await page(datasette, request, "tabell.html", web.table_page, index.conn(), table_id,
+                      extra={"db": _database(datasette).name})
 
 
 async def amnen(datasette, request):
     index = await run(get_index, datasette)
-    rows = await run(web.topics_index, index.conn())
-    html = await datasette.render_template("amnen.html", {"rows": rows}, request=request)
-    return Response.html(html)
+    return await page(datasette, request, "amnen.html", web.topics_index, index.conn())
 
 
 async def amne(datasette, request):
     index = await run(get_index, datasette)
-    try:
-        view = await run(web.topic_page, index.conn(), request.url_vars["topic_id"])
-    except web.BadRequest as exc:
-        return await _error(datasette, request, str(exc), exc.status)
-    html = await datasette.render_template("amne.html", {"view": view}, request=request)
-    return Response.html(html)
+    return await page(datasette, request, "amne.html", web.topic_page, index.conn(), request.url_vars["topic_id"])
 
 
 async def om(datasette, request):

@@ -112,7 +112,9 @@ def parse_corpus(opts: BuildOptions) -> tuple[list[ParsedReport], list[str]]:
         if rep.id in ids:
             raise CorpusError(rep.source.path, f"report id '{rep.id}' is also used by {ids[rep.id]}; give one an id in {MANIFEST_NAME}")
         ids[rep.id] = rep.source_file
-    reports.sort(key=lambda r: r.id)
+    # Passage ids follow (kommunkod, year, report): a kommun's passages – and a year range within
+    # it – form one run of ids, which keyword search uses as an FTS5 rowid range for filters.
+    reports.sort(key=lambda r: (str(r.value("kommunkod") or "9999"), r.value("year") or 0, r.id))
     return reports, warnings
 
 

@@ -116,7 +116,8 @@ def split_compound(word: str) -> tuple[tuple[int, int], ...]:
     return result[2]
 
 
-def index_terms(word: str) -> list[str]:
+@lru_cache(maxsize=200_000)
+def index_terms(word: str) -> tuple[str, ...]:
     """Stems to index for one word: the word itself and every run of its compound parts.
 
     For "familjehemsplaceringar" (parts familje|hem|s|placeringar) this yields the stems of
@@ -132,7 +133,7 @@ def index_terms(word: str) -> list[str]:
                     continue
                 piece = word[spans[a][0]: spans[b][1]]
                 out.append(stem(piece))
-    return list(dict.fromkeys(out))
+    return tuple(dict.fromkeys(out))
 
 
 def search_terms(text: str) -> str:

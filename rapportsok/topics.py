@@ -155,7 +155,8 @@ class Expansion:
     how: str = "synonym"      # "abbreviation", "english" or "synonym"
 
 
-def expand_query(q: str) -> tuple[list[Expansion], list[str]]:
+@lru_cache(maxsize=4096)
+def expand_query(q: str) -> tuple[tuple[Expansion, ...], tuple[str, ...]]:
     """Topics a query names (by abbreviation, synonym or English phrase) and the rest of its words.
 
     ``"SSPF Nacka"`` → SSPF expands to its abbreviation and "skola socialtjänst polis fritid";
@@ -186,7 +187,7 @@ def expand_query(q: str) -> tuple[list[Expansion], list[str]]:
                 idx = seq[k: k + n]
                 if tuple(en[j] for j in idx) == phrase and idx[-1] - idx[0] < n + 3:
                     candidates.append((n + 0.5, idx[0], idx[-1] + 1, t, "english"))
-    for n, a, b, t, how in sorted(candidates, key=lambda c: (-c[0], c[1])):
+    for _n, a, b, t, how in sorted(candidates, key=lambda c: (-c[0], c[1])):
         if any(used[a:b]) or any(e.topic == t.id for e in expansions):
             continue
         for k in range(a, b):
@@ -197,5 +198,5 @@ def expand_query(q: str) -> tuple[list[Expansion], list[str]]:
             # compounds already find their inflections); the topic is only recorded
             alts = [tuple(stems[a:b])]
         expansions.append(Expansion(t.id, " ".join(raw_tokens[a:b]), alts, {s for alt in alts for s in alt}, how))
-    rest = [tok for tok, u in zip(raw_tokens, used) if not u]
-    return expansions, rest
+    rest = tuple(tok for tok, u in zip(raw_tokens, used) if not u)
+    return tuple(expansions), rest

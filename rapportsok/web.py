@@ -111,14 +111,6 @@ def _request_from(index: SearchIndex, params: dict, export: bool = False) -> Sea
     return parse_request(params, export=export, known_types=index.known_types, known_topics=known_topics)
 
 
-def hit_view(hit: dict, stems_query: str | None = None) -> dict:
-    text = display(hit["text"])
-    spans = highlight_spans(text, hit.get("_stems", set())) if hit.get("_stems") else []
-    short, short_spans = snippet(text, spans)
-    return {**hit, "display_text": text, "snippet_html": highlight_html(short, short_spans),
-            "type_label": TYPE_LABELS.get(hit["report_type"], hit["report_type"] or "")}
-
-
 def search_page(index: SearchIndex, params: dict) -> dict:
     """Everything the search page needs; ``error`` is set (and no search run) for bad input."""
     view = {"params": params, "q": (params.get("q") or "").strip(), "error": None, "response": None,

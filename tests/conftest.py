@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from rapportsok import paths
 from rapportsok.build import BuildOptions, build
 from rapportsok.search import SearchIndex
 

@@ -4,11 +4,9 @@ Skipped, with a message saying how to install it, where no Chromium is installed
 Screenshots of every step are written to test-artifacts/ (not committed).
 """
 
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path

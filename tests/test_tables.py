@@ -1,7 +1,6 @@
 """Tables as data. Expected values were read from the source files, not copied from the parser."""
 
 import json
-import re
 import sqlite3
 
 import pytest

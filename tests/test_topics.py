@@ -73,7 +73,7 @@ def test_tagging_beats_plain_keyword_matching(index):
 def test_query_expansion():
     exps, rest = expand_query("SSPF Nacka")
     assert exps[0].topic == "sspf" and ("samverkan", "skol", "socialtjänst", "polis", "fritid") in exps[0].alternatives
-    assert rest == ["Nacka"]
+    assert rest == ("Nacka",)
     exps, _ = expand_query("shortage of foster homes")
     assert exps[0].topic == "familjehem" and exps[0].how == "english"
 
