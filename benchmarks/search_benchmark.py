@@ -74,7 +74,7 @@ def make_synthetic(size: int) -> Path:
         create table embedding_model as select * from src.embedding_model;
     """)
     conn.executemany("insert into reps values (?)", [(i,) for i in range(reps)])
-    for table in ("reports", "chunks"):  # same schema as a real build (INTEGER PRIMARY KEY ids)
+    for table in ("reports", "chunks", "chunk_terms"):  # same schema as a real build (INTEGER PRIMARY KEY ids)
         conn.execute(conn.execute("select sql from src.sqlite_master where name = ?", [table]).fetchone()[0])
     conn.executescript(f"""
         insert into reports (id, title, municipality, kommunkod, county, report_type, period, year, source_file)
@@ -89,13 +89,17 @@ def make_synthetic(size: int) -> Path:
           from src.chunks c, reps r join reports rp on rp.id = c.report_id || '-' || r.n
           where r.n * {n_src} + c.id <= {size};
         insert into chunks (id, report_id, section_id, ordinal, kind, section, heading, char_start, char_end, text,
-                            word_count, content_hash, search_terms)
+                            word_count, content_hash)
           select m.new_id, c.report_id || '-' || m.n, c.section_id, c.ordinal, c.kind,
-                 c.section, c.heading, c.char_start, c.char_end, c.text, c.word_count, c.content_hash, c.search_terms
+                 c.section, c.heading, c.char_start, c.char_end, c.text, c.word_count, c.content_hash
           from chunk_map m join src.chunks c on c.id = m.src_id;
+        insert into chunk_terms (id, search_terms)
+          select m.new_id, t.search_terms from chunk_map m join src.chunk_terms t on t.id = m.src_id;
         create index chunks_report on chunks(report_id);
-        create virtual table chunks_fts using fts5(text, section, search_terms, content='chunks', content_rowid='id',
-                                                   tokenize='unicode61 remove_diacritics 0');
+        create view chunks_fts_content as
+          select c.id, c.text, c.section, t.search_terms from chunks c join chunk_terms t on t.id = c.id;
+        create virtual table chunks_fts using fts5(text, section, search_terms, content='chunks_fts_content',
+                                                   content_rowid='id', tokenize='unicode61 remove_diacritics 0');
         insert into chunks_fts(chunks_fts) values ('rebuild');
         create virtual table chunks_fts_vocab using fts5vocab(chunks_fts, 'row');
         create table chunk_embeddings (chunk_id integer primary key, vector blob);

@@ -146,6 +146,7 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
     db = sqlite_utils.Database(path)
     database.create_reference_tables(db)
     report_rows, meta_rows, section_rows, chunk_rows, table_rows, cell_rows = [], [], [], [], [], []
+    term_rows: list[dict] = []
     section_id = 0
     chunk_id = 0
     embed_inputs: dict[str, str] = {}
@@ -185,11 +186,12 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
         for ch in rep.chunks:
             chunk_id += 1
             path_list = rep.section_path(ch.section)
+            about = rep.section_path(ch.about_section)
             table = rep.table_at(ch.start) if ch.kind == "table" else None
-            terms_text = display_text(ch.text) + " " + (path_list[-1] if path_list else "")
+            terms_text = display_text(ch.text) + " " + (about[-1] if about else "")
             if table is not None:
                 terms_text += " " + table.search_text()
-            etext = embed_text(rep, path_list, ch.text)
+            etext = embed_text(rep, about, ch.text)
             ehash = hashlib.sha256(etext.encode()).hexdigest()[:32]
             embed_inputs[ehash] = etext
             chunk_embed_hash[chunk_id] = ehash
@@ -199,9 +201,10 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
                 "ordinal": ch.ordinal, "kind": ch.kind, "section": " › ".join(path_list),
                 "heading": path_list[-1] if path_list else None,
                 "char_start": ch.start, "char_end": ch.end, "text": ch.text, "word_count": ch.words,
-                "content_hash": ch.hash, "search_terms": swedish.search_terms(terms_text),
+                "content_hash": ch.hash,
                 "table_id": table_ids.get(table.ordinal) if table is not None else None,
             })
+            term_rows.append({"id": chunk_id, "search_terms": swedish.search_terms(terms_text)})
     log(opts, f"skriver {len(report_rows)} rapporter, {len(section_rows)} avsnitt, {len(chunk_rows)} textavsnitt")
     database.write_rows(db, "reports", report_rows, pk="id", foreign_keys=[("kommunkod", "municipalities", "kommunkod")],
                         columns={"year": int, "document_date": str, "period": str, "kommunkod": str})
@@ -212,6 +215,7 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
     database.write_rows(db, "chunks", chunk_rows, pk="id",
                         foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],
                         columns={"section_id": int, "heading": str, "table_id": str})
+    database.write_rows(db, "chunk_terms", term_rows, pk="id", foreign_keys=[("id", "chunks", "id")])
     database.write_rows(db, "tables", [{k: v for k, v in t.items() if not k.startswith("_")} for t in table_rows], pk="id",
                         foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],
                         columns={"section_id": int, "unit": str, "caption": str})

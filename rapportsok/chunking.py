@@ -3,7 +3,8 @@
 Passages follow the section tree: they never cross a table, a letterhead or a signature
 block, and never split a sentence. A passage crosses a heading only to join a section
 that is too short to stand alone (under ``MIN_WORDS`` words, e.g. "Bedömning: Delvis
-uppfyllt") to the next one; it then belongs to the section holding most of its words. Sizes are aimed at a 512-token embedding
+uppfyllt") to the next one; it then belongs to the section it starts in, where the link to
+``char_start`` opens the report. Sizes are aimed at a 512-token embedding
 model: passages are packed up to ``MAX_WORDS`` words and a short tail is merged into the
 passage before it. Only where one paragraph is too long to fit is it cut between sentences,
 and then the next passage repeats the last sentence (a small overlap, so a fact stated at
@@ -68,6 +69,7 @@ class Chunk:
     text: str
     words: int
     ordinal: int = 0
+    about_section: int | None = None  # the section most of the words are in (for embedding)
 
     @property
     def hash(self) -> str:
@@ -164,7 +166,8 @@ def _table_chunks(source: str, block: Block, section: int | None) -> list[Chunk]
 
 def _make(kind: str, source: str, section: int | None, start: int, end: int) -> Chunk:
     text = normalise(source[start:end])
-    return Chunk(kind=kind, section=section, start=start, end=end, text=text, words=word_count(TAG_RE.sub(" ", text)))
+    return Chunk(kind=kind, section=section, start=start, end=end, text=text, words=word_count(TAG_RE.sub(" ", text)),
+                 about_section=section)
 
 
 def _only_label(text: str) -> bool:
@@ -175,6 +178,12 @@ def _only_label(text: str) -> bool:
 
 
 def _main_section(group: list[Piece]) -> int | None:
+    """The section a passage starts in (its first piece of text, not a heading)."""
+    return next((p.section for p in group if not p.heading), group[0].section)
+
+
+def _weightiest_section(group: list[Piece]) -> int | None:
+    """The section holding most of a passage's words (its heading is what the passage is about)."""
     weight: dict[int | None, int] = {}
     for p in group:
         if not p.heading:
@@ -200,7 +209,9 @@ def chunk_document(doc: Document) -> list[Chunk]:
                 while group and group[-1].heading:
                     group.pop()
                 if group and not _only_label(source[group[0].start: group[-1].end]):
-                    chunks.append(_make("prose", source, _main_section(group), group[0].start, group[-1].end))
+                    chunk = _make("prose", source, _main_section(group), group[0].start, group[-1].end)
+                    chunk.about_section = _weightiest_section(group)
+                    chunks.append(chunk)
         run = []
 
     for block, section in zip(doc.blocks, doc.block_section):

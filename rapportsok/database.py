@@ -7,7 +7,9 @@ The schema (see also ``metadata.yml`` for the Swedish labels):
 ``report_metadata``    per report and field: value, source (manifest/detected), confidence, evidence
 ``sections``           the section tree with offsets
 ``chunks``             passages with offsets, section path, word count, content hash
-``chunks_fts``         FTS5 over passage text, section path and Swedish search terms
+``chunk_terms``        per passage the Swedish search terms (stems and compound parts; internal)
+``chunks_fts``         FTS5 over passage text, section path and search terms (content: a view
+                       joining ``chunks`` and ``chunk_terms``, so no text is stored twice)
 ``chunk_embeddings``   one float32 vector per passage (little-endian BLOB)
 ``embedding_model``    the model contract the vectors were made with
 ``build_info``         version, corpus hashes, counts and build time
@@ -39,6 +41,18 @@ def write_rows(db: sqlite_utils.Database, table: str, rows: Iterable[dict], pk, 
     db[table].insert_all(rows, pk=pk, foreign_keys=foreign_keys or [], columns=columns or {}, batch_size=500)
 
 
+def create_fts(db: sqlite_utils.Database) -> None:
+    """FTS5 index ``chunks_fts`` whose external content is the view ``chunks_fts_content``."""
+    db.executescript(f"""
+        create view chunks_fts_content as
+          select c.id, c.text, c.section, t.search_terms from chunks c join chunk_terms t on t.id = c.id;
+        create virtual table chunks_fts using fts5({", ".join(FTS_COLUMNS)}, content='chunks_fts_content',
+                                                   content_rowid='id', tokenize='{FTS_TOKENIZE}');
+        insert into chunks_fts(chunks_fts) values ('rebuild');
+        insert into chunks_fts(chunks_fts) values ('optimize');
+    """)
+
+
 def finish(db: sqlite_utils.Database, info: dict) -> None:
     """Indexes, full-text index and build metadata; called once all rows are in."""
     for table, cols in [
@@ -49,8 +63,7 @@ def finish(db: sqlite_utils.Database, info: dict) -> None:
     ]:
         if db[table].exists():
             db[table].create_index(cols, if_not_exists=True, unique=cols == ["report_id", "ordinal"])
-    db["chunks"].enable_fts(FTS_COLUMNS, fts_version="FTS5", tokenize=FTS_TOKENIZE, create_triggers=False)
-    db["chunks_fts"].optimize()
+    create_fts(db)
     db.execute("create virtual table chunks_fts_vocab using fts5vocab(chunks_fts, 'row')")
     db["build_info"].insert_all(
         ({"key": k, "value": v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)} for k, v in info.items()),

@@ -13,7 +13,7 @@ def _counts(db):
     conn = sqlite3.connect(db)
     out = {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in ("reports", "sections", "chunks")}
     out["hashes"] = [r[0] for r in conn.execute("select content_hash from chunks order by id")]
-    out["terms"] = conn.execute("select group_concat(search_terms, '|') from chunks").fetchone()[0]
+    out["terms"] = conn.execute("select group_concat(search_terms, '|') from chunk_terms").fetchone()[0]
     conn.close()
     return out
 

@@ -192,6 +192,9 @@ async def test_datasette_pages_have_swedish_labels_and_readonly_sql(ds):
     assert "Rapportsöks databas" in r.text and 'href="/rapportsok/chunk_embeddings"' not in r.text
     r = await get(ds, "/rapportsok/chunks")
     assert "Textavsnitt" in r.text and "Passager om cirka 120–350 ord" in r.text
+    assert "search_terms" not in r.text  # internal index terms live in the hidden chunk_terms table
+    r = await get(ds, "/rapportsok/chunks.json?_search=SSPF&_shape=array")
+    assert r.json() and all("SSPF" in row["text"] for row in r.json())
     r = await get(ds, "/rapportsok.json?sql=select+count(*)+as+n+from+chunks&_shape=array")
     assert r.json()[0]["n"] > 200
     r = await ds.client.get("/rapportsok.json?sql=delete+from+chunks")
