@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,14 @@ def built_db(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("db") / "rapportsok.db"
     build(BuildOptions(corpus=CORPUS, db_path=out, cache_dir=EMBED_CACHE, quiet=True))
     return out
+
+
+@pytest.fixture(scope="session")
+def conn(built_db) -> sqlite3.Connection:
+    """A read connection to the session database, rows addressable by column name."""
+    c = sqlite3.connect(built_db)
+    c.row_factory = sqlite3.Row
+    return c
 
 
 @pytest.fixture(scope="session")

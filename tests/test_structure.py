@@ -1,20 +1,11 @@
 """Sections, passages and offsets on the real corpus."""
 
 import re
-import sqlite3
 
-import pytest
 
 from rapportsok.chunking import normalise
 from rapportsok.structure import parse
 from rapportsok.textio import read_report
-
-
-@pytest.fixture(scope="module")
-def conn(built_db):
-    c = sqlite3.connect(built_db)
-    c.row_factory = sqlite3.Row
-    return c
 
 
 def test_every_chunk_round_trips_to_the_source_file(conn, corpus_dir):

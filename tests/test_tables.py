@@ -3,17 +3,9 @@
 import json
 import sqlite3
 
-import pytest
 
 from rapportsok.build import BuildOptions, build
 from rapportsok.numbers_sv import looks_numeric
-
-
-@pytest.fixture(scope="module")
-def conn(built_db):
-    c = sqlite3.connect(built_db)
-    c.row_factory = sqlite3.Row
-    return c
 
 
 def table(conn, report_id, where, *args):

@@ -1,8 +1,6 @@
 """Topics: taxonomy, tagging on the real corpus, the tagging evaluation, query expansion and pages."""
 
-import sqlite3
 
-import pytest
 
 from rapportsok.tagging_evaluation import evaluate
 from rapportsok.topics import expand_query, load_topics, match_text
@@ -11,13 +9,6 @@ REQUIRED = ["sspf", "sig", "avhoppare", "familjehem", "jourhem", "hvb", "sis", "
             "vald_nara_relation", "hedersvald", "placeringar", "orosanmalan", "ekonomiskt_bistand", "missbruk", "lvm",
             "lvu", "lss", "personlig_assistans", "daglig_verksamhet", "bostad_sarskild_service", "socialpsykiatri",
             "ensamkommande", "skolfam", "hemloshet", "sjukfranvaro", "budget_prognos", "statsbidrag"]
-
-
-@pytest.fixture(scope="module")
-def conn(built_db):
-    c = sqlite3.connect(built_db)
-    c.row_factory = sqlite3.Row
-    return c
 
 
 def tagged(conn, topic):
