@@ -45,6 +45,12 @@ async def run(fn, *args):
     return await asyncio.get_running_loop().run_in_executor(EXECUTOR, fn, *args)
 
 
+def with_conn(index: SearchIndex, fn):
+    """``fn(connection, ...)`` run with the calling worker thread's own SQLite connection
+    (a connection must not be shared between threads serving requests at the same time)."""
+    return lambda *args: fn(index.conn(), *args)
+
+
 def _params(request) -> dict:
     out: dict = {}
     for key in request.args.keys():
@@ -178,15 +184,15 @@ async def rapport(datasette, request):
         passage_n = int(passage) if passage not in (None, "") else None
     except ValueError:
         return await _error(datasette, request, "Textavsnittets nummer måste vara ett heltal.", 400)
-    return await page(datasette, request, "rapport.html", web.report_page, index.conn(), report_id, passage_n,
+    return await page(datasette, request, "rapport.html", with_conn(index, web.report_page), report_id, passage_n,
                       request.args.get("q"), index)
 
 
 async def rapporter(datasette, request):
     index = await run(get_index, datasette)
-    rows = [dict(r) for r in index.conn().execute(
+    rows = await run(with_conn(index, lambda conn: [dict(r) for r in conn.execute(
         "select id, title, municipality, kommunkod, report_type, period, year, document_date, n_chunks, "
-        "(select count(*) from tables t where t.report_id = reports.id) as n_tables from reports order by year desc, municipality")]
+        "(select count(*) from tables t where t.report_id = reports.id) as n_tables from reports order by year desc, municipality")]))
     html = await datasette.render_template("rapporter.html", {"reports": rows, "type_labels": web.TYPE_LABELS}, request=request)
     return Response.html(html)
 
@@ -196,28 +202,28 @@ async def tabell(datasette, request):
     table_id = request.url_vars["table_id"]
     if request.url_vars.get("format") == "csv":
         try:
-            body = await run(web.table_wide_csv, index.conn(), table_id)
+            body = await run(with_conn(index, web.table_wide_csv), table_id)
         except web.BadRequest as exc:
             return await _error(datasette, request, str(exc), exc.status)
         return Response(body, content_type="text/csv; charset=utf-8",
                         headers={"content-disposition": f'attachment; filename="{table_id}.csv"'})
-    return await page(datasette, request, "tabell.html", web.table_page, index.conn(), table_id,
+    return await page(datasette, request, "tabell.html", with_conn(index, web.table_page), table_id,
                       extra={"db": _database(datasette).name})
 
 
 async def amnen(datasette, request):
     index = await run(get_index, datasette)
-    return await page(datasette, request, "amnen.html", web.topics_index, index.conn())
+    return await page(datasette, request, "amnen.html", with_conn(index, web.topics_index))
 
 
 async def amne(datasette, request):
     index = await run(get_index, datasette)
-    return await page(datasette, request, "amne.html", web.topic_page, index.conn(), request.url_vars["topic_id"])
+    return await page(datasette, request, "amne.html", with_conn(index, web.topic_page), request.url_vars["topic_id"])
 
 
 async def om(datasette, request):
     index = await run(get_index, datasette)
-    info = {r[0]: r[1] for r in index.conn().execute("select key, value from build_info")}
+    info = await run(with_conn(index, lambda conn: dict(conn.execute("select key, value from build_info").fetchall())))
     html = await datasette.render_template("om.html", {"info": info, "contract": index.contract,
                                                        "counts": json.loads(info.get("counts", "{}"))}, request=request)
     return Response.html(html)
