@@ -40,6 +40,7 @@ MODE_LABELS = {"hybrid": "Ord och betydelse", "semantic": "Betydelse", "keyword"
 BATCH_MAX_BYTES = 200_000
 BATCH_MAX_QUERIES = 100
 BATCH_MAX_N = 50
+BATCH_TIME_LIMIT_S = 20.0   # one batch never occupies a worker longer than this
 
 
 class BadRequest(RapportsokError):
@@ -260,12 +261,20 @@ def batch_search(index: SearchIndex, text: str, n: int = 10, mode: str = "hybrid
     """Top ``n`` hits per query and the number of matching passages per kommun, as one CSV.
 
     ``row_type`` is ``träff`` for a hit, ``antal`` for a count row (query × kommun) and
-    ``fel`` for a query that could not be run (the reason in ``error``).
+    ``fel`` for a query that could not be run (the reason in ``error``) – including queries
+    left over when the batch reaches ``BATCH_TIME_LIMIT_S``.
     """
     if not 1 <= n <= BATCH_MAX_N:
         raise BadRequest(f"Antal träffar per fråga måste vara 1–{BATCH_MAX_N}.", parameter="n")
+    import time
+
     rows: list[dict] = []
+    deadline = time.monotonic() + BATCH_TIME_LIMIT_S
     for q in batch_queries(text):
+        if time.monotonic() > deadline:
+            rows.append({"row_type": "fel", "query": q,
+                         "error": f"tidsgränsen för en batchkörning ({BATCH_TIME_LIMIT_S:.0f} s) nåddes; kör resten separat"})
+            continue
         try:
             req = _request_from(index, {"q": q, "mode": mode, "limit": n}, export=True)
             resp = index.search(req)

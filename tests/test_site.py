@@ -216,3 +216,11 @@ async def test_topic_pages(ds):
     r = await get(ds, "/amne/skyddat_boende")
     assert "Placerade i skyddat boende pga våld i nära relation" in r.text  # a table tagged with the topic
     await get(ds, "/amne/finns_inte", 404)
+
+
+def test_batch_search_stops_at_its_time_limit(index, monkeypatch):
+    from rapportsok import web
+
+    monkeypatch.setattr(web, "BATCH_TIME_LIMIT_S", 0.0)
+    rows = list(csv.DictReader(io.StringIO(web.batch_search(index, "SSPF\nfamiljehem", n=2))))
+    assert [r["row_type"] for r in rows] == ["fel", "fel"] and "tidsgränsen" in rows[0]["error"]
