@@ -88,8 +88,8 @@ class Match:
     evidence: list[str]
 
 
-def _find_phrase(positions: dict[str, list[int]], phrase: tuple[str, ...]) -> int | None:
-    """Position of the first word of ``phrase`` if its stems occur in order, close together."""
+def _find_phrase(positions: dict[str, list[int]], phrase: tuple[str, ...]) -> tuple[int, int] | None:
+    """(first, last) word positions of ``phrase`` if its stems occur in order, close together."""
     for start in positions.get(phrase[0], []):
         pos, ok = start, True
         for stem in phrase[1:]:
@@ -99,7 +99,7 @@ def _find_phrase(positions: dict[str, list[int]], phrase: tuple[str, ...]) -> in
                 break
             pos = nxt[0]
         if ok:
-            return start
+            return start, pos
     return None
 
 
@@ -115,10 +115,9 @@ def match_text(text: str, topics=None) -> list[Match]:
     for t in topics:
         evidence: list[str] = []
         for phrase in t.phrases:
-            at = _find_phrase(positions, phrase)
-            if at is not None:
-                span = " ".join(words[at: at + len(phrase) + (MAX_GAP if len(phrase) > 1 else 0)][: max(1, len(phrase) * 2)])
-                evidence.append(f"ord: {words[at] if len(phrase) == 1 else span}")
+            found = _find_phrase(positions, phrase)
+            if found is not None:
+                evidence.append("ord: " + " ".join(words[found[0]: found[1] + 1]))
         rx = t.abbreviation_regex()
         if rx:
             for m in rx.finditer(text):
