@@ -188,8 +188,8 @@ class SearchIndex:
         with self._lock:
             if self._embedder is None:
                 self._embedder = embedder_for_contract(self.contract)
-            elif self._embedder.contract != self.contract:
-                # A caller-supplied embedder must match what the database was built with.
+            else:
+                # A caller-supplied embedder must embed queries as the database's model does.
                 mine = self._embedder.contract
                 if (mine.model_id, mine.dimensions, mine.query_prefix) != (self.contract.model_id, self.contract.dimensions, self.contract.query_prefix):
                     raise RapportsokError(f"query model {mine.model_id} does not match the database's {self.contract.model_id}")
@@ -227,25 +227,6 @@ class SearchIndex:
                 f"select chunk_id from chunk_topics where topic_id in ({','.join('?' * len(req.topics))})", req.topics)}
             m &= np.isin(self.chunk_ids, list(ids))
         return m
-
-    def filter_sql(self, req: SearchRequest) -> tuple[str, list]:
-        clauses, args = [], []
-        if req.kommunkoder:
-            clauses.append(f"r.kommunkod in ({','.join('?' * len(req.kommunkoder))})"); args += req.kommunkoder
-        if req.year_from is not None:
-            clauses.append("r.year >= ?"); args.append(req.year_from)
-        if req.year_to is not None:
-            clauses.append("r.year <= ?"); args.append(req.year_to)
-        if req.report_types:
-            clauses.append(f"r.report_type in ({','.join('?' * len(req.report_types))})"); args += req.report_types
-        if req.kind:
-            clauses.append("c.kind = ?"); args.append(req.kind)
-        if req.report_id:
-            clauses.append("c.report_id = ?"); args.append(req.report_id)
-        if req.topics and self.topic_table:
-            clauses.append(f"c.id in (select chunk_id from chunk_topics where topic_id in ({','.join('?' * len(req.topics))}))")
-            args += req.topics
-        return "".join(" and " + c for c in clauses), args
 
     # -- keyword --------------------------------------------------------------------------
     def correct(self, stem: str) -> str | None:
@@ -314,6 +295,11 @@ class SearchIndex:
                 uniq.append(g)
         return uniq, {"corrections": corrections, "ignored": ignored,
                       "topics": [e.topic for e in expansions]}
+
+    def query_stems(self, q: str) -> set[str]:
+        """Every stem the keyword search looks for (for highlighting)."""
+        groups, _ = self.keyword_terms(q)
+        return {s for g in groups if g.known for alt in g.alternatives for s in alt}
 
     def coverage(self, groups: list["TermGroup"]) -> float:
         """Share of query words the index knows (a corrected word counts half).
@@ -657,8 +643,7 @@ class SearchIndex:
             "select c.id as chunk_id, c.report_id, r.source_file, r.municipality, r.kommunkod, r.year, r.period, "
             "r.report_type, r.title, c.section, c.heading, c.ordinal, c.kind, c.char_start, c.char_end, c.text "
             f"from chunks c join reports r on r.id = c.report_id where c.id in ({','.join('?' * len(ids))})", ids)}
-        groups, _ = self.keyword_terms(req.q)
-        stems = {s for g in groups if g.known for alt in g.alternatives for s in alt}
+        stems = self.query_stems(req.q)
         hits = []
         for cid, score, dups in page:
             row = rows[cid]

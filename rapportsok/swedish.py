@@ -142,10 +142,3 @@ def search_terms(text: str) -> str:
     for tok in tokens(text):
         out.extend(index_terms(tok))
     return " ".join(out)
-
-
-def query_stems(text: str, keep_stopwords: bool = False) -> list[str]:
-    """Stems of the words of a query, stop words removed unless that leaves nothing."""
-    toks = tokens(text)
-    kept = [t for t in toks if t not in STOPWORDS] or (toks if keep_stopwords else [])
-    return list(dict.fromkeys(stem(t) for t in kept))

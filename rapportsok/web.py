@@ -120,7 +120,7 @@ def search_page(index: SearchIndex, params: dict) -> dict:
         return view
     req = _request_from(index, params)
     resp = index.search(req)
-    stems = query_stems(index, req.q)
+    stems = index.query_stems(req.q)
     hits = []
     for h in resp.hits:
         text = display(h["text"])
@@ -135,11 +135,6 @@ def search_page(index: SearchIndex, params: dict) -> dict:
         "topic_labels": {t.id: t.label for t in topics_mod.load_topics()},
     })
     return view
-
-
-def query_stems(index: SearchIndex, q: str) -> set[str]:
-    groups, _ = index.keyword_terms(q)
-    return {s for g in groups if g.known for alt in g.alternatives for s in alt}
 
 
 def reader_url(report_id: str, passage: int, q: str | None = None) -> str:
@@ -321,7 +316,7 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
     doc = parse(report["text"])
     parsed_tables = {t.start: t for t in tables_of(doc)}
     table_ids = {t["char_start"]: t["id"] for t in tables}
-    stems = query_stems(index, q) if (index and q) else set()
+    stems = index.query_stems(q) if (index and q) else set()
     hit = next((c for c in chunks if c["ordinal"] == passage), None)
     blocks: list[ReaderBlock] = []
     for block in doc.blocks:
