@@ -61,9 +61,12 @@ class BuildResult:
         t = self.tables
         if not t:
             return ""
-        return (f"tabeller: {t['tables']} ({t['flagged']} osäkra), celler: {t['cells']}, varav numeriska: "
-                f"{t['numeric_cells']} ({t['numeric_share']:.0%}), talliknande celler utan värde: {t['numeric_looking_unparsed']}, "
-                f"summakontroll: {t['sum_check']}")
+        u = t["units"]
+        return (f"tabeller: {t['tables']} ({t['flagged']} osäkra), celler: {t['cells']}, varav tomma (tryckt –/blankt): "
+                f"{t['empty_cells']}, ifyllda: {t['printed_cells']}, varav numeriska: {t['numeric_cells']} "
+                f"({t['numeric_share']:.0%}), talliknande celler utan värde: {t['numeric_looking_unparsed']}; "
+                f"enhet för tal: tryckt {u['printed']}, härledd ur texten {u['inferred']} "
+                f"({t['tables_unit_inferred']} tabeller), saknas {u['none']}; summakontroll: {t['sum_check']}")
 
 
 def log(opts: BuildOptions, msg: str) -> None:
@@ -158,6 +161,7 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
             "source_file": rep.source_file, "sha256": rep.source.sha256, "encoding": rep.source.encoding,
             "n_chars": len(rep.source.text), "n_words": len(swedish.WORD_RE.findall(rep.source.text)),
             "n_sections": len(rep.doc.sections), "n_chunks": len(rep.chunks), "text": rep.source.text,
+            "municipality_inferred": int(rep.municipality_inferred), "municipality_evidence": rep.municipality_evidence,
         })
         report_rows.append(row)
         for name, fv in rep.fields.items():
@@ -165,7 +169,7 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
                 "report_id": rep.id, "field": name, "value": None if fv.value is None else str(fv.value),
                 "source": fv.source, "confidence": fv.confidence, "evidence": fv.evidence,
                 "detected_value": None if fv.detected is None else str(fv.detected),
-                "detected_confidence": fv.detected_confidence,
+                "detected_confidence": fv.detected_confidence, "inferred": int(fv.inferred),
             })
         ids: dict[int, int] = {}
         for sec in rep.doc.sections:
@@ -207,7 +211,8 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
             term_rows.append({"id": chunk_id, "search_terms": swedish.search_terms(terms_text)})
     log(opts, f"skriver {len(report_rows)} rapporter, {len(section_rows)} avsnitt, {len(chunk_rows)} textavsnitt")
     database.write_rows(db, "reports", report_rows, pk="id", foreign_keys=[("kommunkod", "municipalities", "kommunkod")],
-                        columns={"year": int, "document_date": str, "period": str, "kommunkod": str})
+                        columns={"year": int, "document_date": str, "period": str, "kommunkod": str,
+                                 "municipality_evidence": str})
     database.write_rows(db, "report_metadata", meta_rows, pk=("report_id", "field"), foreign_keys=[("report_id", "reports", "id")])
     database.write_rows(db, "sections", section_rows, pk="id",
                         foreign_keys=[("report_id", "reports", "id"), ("parent_id", "sections", "id")],
@@ -218,13 +223,15 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
     database.write_rows(db, "chunk_terms", term_rows, pk="id", foreign_keys=[("id", "chunks", "id")])
     database.write_rows(db, "tables", [{k: v for k, v in t.items() if not k.startswith("_")} for t in table_rows], pk="id",
                         foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],
-                        columns={"section_id": int, "unit": str, "caption": str})
+                        columns={"section_id": int, "unit": str, "unit_source": str, "unit_evidence": str, "caption": str,
+                                 "page_start": int, "page_end": int})
     table_topic_map = {t["id"]: sorted({tag.topic for tag in tagging.lexical_tags(t["_search_text"])}) for t in table_rows}
     for c in cell_rows:
         c["topics"] = ";".join(table_topic_map[c["table_id"]])
     database.write_rows(db, "table_cells", cell_rows, pk=("table_id", "row_index", "column_index"),
                         foreign_keys=[("table_id", "tables", "id"), ("report_id", "reports", "id")],
-                        columns={"value": float, "unit": str, "period": str})
+                        columns={"value": float, "unit": str, "unit_source": str, "unit_evidence": str, "empty_mark": str,
+                                 "raw": str, "period": str, "page_start": int, "page_end": int})
     table_summary = summarise_tables(table_rows, cell_rows)
     embedding_stats: dict = {}
     vectors, embedder = None, None
@@ -252,23 +259,29 @@ def table_row(rep: ParsedReport, t, tid: str, section_ids: dict[int, int]) -> di
         "id": tid, "report_id": rep.id, "ordinal": t.ordinal, "title": t.title, "caption": t.caption,
         "section_id": section_ids.get(t.section) if t.section is not None else None,
         "section": " › ".join(rep.section_path(t.section)), "char_start": t.start, "char_end": t.end,
-        "n_rows": t.n_rows, "n_cols": t.n_cols, "unit": t.unit, "uncertain": int(t.uncertain),
+        "n_rows": t.n_rows, "n_cols": t.n_cols, "unit": t.unit, "unit_source": t.unit_source,
+        "unit_evidence": t.unit_evidence, "uncertain": int(t.uncertain),
         "note": "; ".join(t.notes) or None, "sum_check": t.sum_check,
         "sum_check_detail": tables.to_json(t.sum_check_detail), "columns": tables.to_json(t.columns),
         "wide": tables.to_json(t.wide()), "municipality": rep.value("municipality"), "kommunkod": rep.value("kommunkod"),
+        "municipality_inferred": int(rep.municipality_inferred),
         "year": rep.value("year"), "period": rep.value("period"), "source_file": rep.source_file,
+        "page_start": None, "page_end": None,
         "_search_text": t.search_text(),
     }
 
 
 def cell_row(rep: ParsedReport, t, tid: str, c) -> dict:
+    """One number (or one printed empty cell) that stands alone: where it is from, what it is, in what unit."""
     return {
         "table_id": tid, "row_index": c.row_index, "column_index": c.column_index, "row_label": c.row_label,
-        "column_label": c.column_label, "raw": c.raw, "value": c.value, "unit": c.unit, "period": c.period,
-        "is_total": int(c.is_total), "table_title": t.title, "report_id": rep.id,
-        "municipality": rep.value("municipality"), "kommunkod": rep.value("kommunkod"), "year": rep.value("year"),
-        "report_period": rep.value("period"), "source_file": rep.source_file, "char_start": c.row_start,
-        "char_end": c.row_end,
+        "column_label": c.column_label, "raw": c.raw, "value": c.value, "unit": c.unit, "unit_source": c.unit_source,
+        "unit_evidence": c.unit_evidence, "empty_mark": c.empty_mark, "period": c.period,
+        "is_total": int(c.is_total), "table_title": t.title, "report_id": rep.id, "report_title": rep.value("title"),
+        "municipality": rep.value("municipality"), "kommunkod": rep.value("kommunkod"),
+        "municipality_inferred": int(rep.municipality_inferred), "year": rep.value("year"),
+        "report_period": rep.value("period"), "source_file": rep.source_file,
+        "page_start": None, "page_end": None, "char_start": c.row_start, "char_end": c.row_end,
     }
 
 
@@ -277,12 +290,20 @@ def summarise_tables(table_rows: list[dict], cell_rows: list[dict]) -> dict:
 
     from .numbers_sv import looks_numeric
 
-    numeric = sum(1 for c in cell_rows if c["value"] is not None)
-    unparsed = sum(1 for c in cell_rows if c["value"] is None and looks_numeric(c["raw"]))
+    printed = [c for c in cell_rows if c["raw"] is not None]
+    numeric = sum(1 for c in printed if c["value"] is not None)
+    unparsed = sum(1 for c in printed if c["value"] is None and looks_numeric(c["raw"]))
+    with_value = [c for c in cell_rows if c["value"] is not None]
     return {
         "tables": len(table_rows), "flagged": sum(t["uncertain"] for t in table_rows), "cells": len(cell_rows),
-        "numeric_cells": numeric, "numeric_share": numeric / len(cell_rows) if cell_rows else 0.0,
-        "numeric_looking_unparsed": unparsed, "sum_check": dict(Counter(t["sum_check"] for t in table_rows)),
+        "empty_cells": len(cell_rows) - len(printed), "printed_cells": len(printed),
+        "numeric_cells": numeric, "numeric_share": numeric / len(printed) if printed else 0.0,
+        "numeric_looking_unparsed": unparsed,
+        "units": {"printed": sum(1 for c in with_value if c["unit_source"] == "printed"),
+                  "inferred": sum(1 for c in with_value if c["unit_source"] == "inferred"),
+                  "none": sum(1 for c in with_value if c["unit"] is None)},
+        "tables_unit_inferred": sum(1 for t in table_rows if t["unit_source"] == "inferred"),
+        "sum_check": dict(Counter(t["sum_check"] for t in table_rows)),
     }
 
 

@@ -39,11 +39,15 @@ AMBIGUOUS_NAMES = {"mark", "berg", "vara", "kil", "ale", "eda", "nora", "sala", 
 TITLE_LINES = 40
 
 
+INFERRED_EVIDENCE = "härledd från ortnamn och aktörer i texten"
+
+
 @dataclass
 class Detected:
     value: object
     confidence: str
     evidence: str
+    inferred: bool = False   # not printed in the text: inferred from mentions, places or actors
 
 
 def _unknown(why: str) -> Detected:
@@ -86,8 +90,40 @@ def detect_municipality(text: str) -> Detected:
     if mentions:
         (code, n), *rest = mentions.most_common()
         if n >= 3 and (not rest or n >= 3 * rest[0][1]):
-            return Detected(code, UNSURE, f"ortnamnet nämns {n} gånger i texten")
-    return _unknown("inget kommunnamn, ingen e-postdomän och inget brevhuvud i texten")
+            return Detected(code, UNSURE, f"ortnamnet nämns {n} gånger i texten", inferred=True)
+    by_actor = detect_municipality_from_actors(text)
+    if by_actor.value:
+        return by_actor
+    return _unknown("inget kommunnamn, ingen e-postdomän och inget brevhuvud i texten"
+                    + (f"; {by_actor.evidence}" if by_actor.evidence else ""))
+
+
+def detect_municipality_from_actors(text: str) -> Detected:
+    """A municipality inferred from organisations and places in the text (``data/aktorer.csv``).
+
+    Needs at least two different actors pointing to the same municipality and a score at
+    least twice that of any other; the result is ``osäker`` and marked as inferred, with
+    every actor found (and the line it is on) as evidence.
+    """
+    score: Counter[str] = Counter()
+    found: dict[str, list[str]] = {}
+    for actor in municipalities.actors():
+        m = re.search(rf"(?<![\w-]){re.escape(actor.name)}(?![\w-])", text)
+        if not m:
+            continue
+        line = text.count("\n", 0, m.start()) + 1
+        score[actor.kommunkod] += actor.weight
+        found.setdefault(actor.kommunkod, []).append(f"{actor.name} (rad {line}: {actor.description})")
+        for member in actor.members:
+            score[member] += actor.weight / 2
+    if not score:
+        return _unknown("")
+    (code, best), *rest = score.most_common()
+    names = municipalities.by_code()
+    listing = "; ".join(f"{names[c].kommun}: {', '.join(a)}" for c, a in found.items())
+    if len(found.get(code, [])) >= 2 and best >= 3 and (not rest or best >= 2 * rest[0][1]):
+        return Detected(code, UNSURE, f"{INFERRED_EVIDENCE}: {'; '.join(found[code])}", inferred=True)
+    return _unknown(f"aktörer i texten räcker inte för att bestämma kommunen ({listing})")
 
 
 def _title_text(text: str) -> str:
@@ -184,8 +220,8 @@ def detect_all(text: str) -> dict[str, Detected]:
     out["kommunkod"] = mun
     if mun.value:
         m = municipalities.by_code()[mun.value]
-        out["municipality"] = Detected(m.kommun, mun.confidence, mun.evidence)
-        out["county"] = Detected(m.lan, mun.confidence, "från kommunkoden")
+        out["municipality"] = Detected(m.kommun, mun.confidence, mun.evidence, mun.inferred)
+        out["county"] = Detected(m.lan, mun.confidence, "från kommunkoden", mun.inferred)
     else:
         out["municipality"] = out["county"] = _unknown(mun.evidence)
     out["report_type"] = detect_report_type(text)

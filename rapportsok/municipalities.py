@@ -44,3 +44,32 @@ def lookup(value: str) -> Municipality | None:
         return by_code().get(value.zfill(4))
     name = value.lower().removesuffix(" kommun").removesuffix(" stad")
     return by_name().get(name)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """An organisation or place that belongs to one municipality (``data/aktorer.csv``).
+
+    ``kommunkod`` is the municipality the actor belongs to (for a joint organisation: the
+    host); ``members`` are further municipalities it serves. ``weight`` is how much one
+    mention counts as evidence: 2 for a name that is the municipality's own, 1 for an
+    abbreviation or a school name that may exist elsewhere.
+    """
+
+    name: str
+    kind: str
+    kommunkod: str
+    members: tuple[str, ...]
+    weight: int
+    description: str
+
+
+@lru_cache(maxsize=1)
+def actors() -> tuple[Actor, ...]:
+    with resources.files("rapportsok").joinpath("data/aktorer.csv").open(encoding="utf-8") as f:
+        out = []
+        for row in csv.DictReader(f):
+            out.append(Actor(name=row["namn"], kind=row["typ"], kommunkod=row["kommunkod"],
+                             members=tuple(c for c in row["medlemmar"].split(";") if c), weight=int(row["vikt"]),
+                             description=row["beskrivning"]))
+        return tuple(out)

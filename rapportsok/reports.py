@@ -22,6 +22,9 @@ METADATA_FIELDS = [
     "title", "municipality", "kommunkod", "county", "committee", "report_type", "period", "year",
     "document_date", "diarienummer", "source_url", "licence", "notes",
 ]
+MUNICIPALITY_FIELDS = ("kommunkod", "municipality", "county")
+# Fields where a free-text detection ("första raden som namnger en rapport") is expected to differ.
+NOT_COMPARED = {"title", "committee"}
 
 
 @dataclass
@@ -32,6 +35,8 @@ class FieldValue:
     evidence: str
     detected: object = None
     detected_confidence: str = UNKNOWN
+    inferred: bool = False  # the value is not printed in the text (shown to users as "härledd")
+    inferred_evidence: str | None = None
 
 
 @dataclass
@@ -53,6 +58,15 @@ class ParsedReport:
 
     def value(self, name: str):
         return self.fields[name].value
+
+    @property
+    def municipality_inferred(self) -> bool:
+        return self.fields["kommunkod"].inferred
+
+    @property
+    def municipality_evidence(self) -> str | None:
+        """Why the municipality is what it is when it is not printed in the text."""
+        return self.fields["kommunkod"].inferred_evidence
 
     def section_path(self, ordinal: int | None) -> list[str]:
         return self.doc.sections[ordinal].path if ordinal is not None else []
@@ -77,8 +91,6 @@ def merge_metadata(path: Path, detected: dict[str, Detected], entry: ManifestEnt
             fv = FieldValue(None, "none", UNKNOWN, det.evidence if det else "anges bara i manifestet")
         if det is not None:
             fv.detected, fv.detected_confidence = det.value, det.confidence
-            if given is not None and det.value is not None and det.confidence == SURE and str(det.value) != str(given):
-                warnings.append(f"{path}: manifest says {name}={given!r} but the text says {det.value!r} ({det.evidence})")
         fields[name] = fv
     # Fill municipality and county from a manifest kommunkod.
     code = fields["kommunkod"].value
@@ -88,7 +100,53 @@ def merge_metadata(path: Path, detected: dict[str, Detected], entry: ManifestEnt
             if fields[name].source != "manifest":
                 fields[name] = FieldValue(value, "manifest", SURE, "från kommunkoden i manifestet",
                                           fields[name].detected, fields[name].detected_confidence)
+    warnings += contradictions(path, detected, fields, entry)
+    mark_inferred_municipality(detected, fields)
     return fields, warnings
+
+
+def contradictions(path: Path, detected: dict[str, Detected], fields: dict[str, FieldValue],
+                   entry: ManifestEntry | None) -> list[str]:
+    """A warning for every manifest value that detection contradicts, naming both values.
+
+    The municipality is one warning (kommunkod, name and county follow each other), also when
+    detection is only *osäker* (inferred from actors or mentions); other fields warn when the
+    text states a different value (*säker*).
+    """
+    out: list[str] = []
+    where = f"{path}" + (f" (manifest.csv rad {entry.line})" if entry else "")
+    det = detected.get("kommunkod")
+    given = fields["kommunkod"]
+    if given.source == "manifest" and det is not None and det.value and str(det.value) != str(given.value):
+        names = municipalities.by_code()
+        out.append(f"{where}: manifest says municipality {names[str(given.value)].kommun} ({given.value}) but detection says "
+                   f"{names[str(det.value)].kommun} ({det.value}), {det.confidence}: {det.evidence}")
+    for name in METADATA_FIELDS:
+        d, fv = detected.get(name), fields[name]
+        if name in MUNICIPALITY_FIELDS or name in NOT_COMPARED or d is None or d.value is None or fv.source != "manifest":
+            continue
+        if d.confidence == SURE and str(d.value) != str(fv.value):
+            out.append(f"{where}: manifest says {name}={fv.value!r} but the text says {d.value!r} ({d.evidence})")
+    return out
+
+
+def mark_inferred_municipality(detected: dict[str, Detected], fields: dict[str, FieldValue]) -> None:
+    """A municipality that is not printed in the text is marked as inferred, with the evidence."""
+    code = fields["kommunkod"].value
+    if not code:
+        return
+    det = detected.get("kommunkod")
+    if det is not None and str(det.value) == str(code) and det.confidence == SURE and not det.inferred:
+        return
+    if det is not None and str(det.value) == str(code):
+        evidence = det.evidence
+    else:
+        notes = fields["notes"].value if fields["notes"].source == "manifest" else None
+        evidence = "kommunen är inte tryckt i texten; anges i manifestet" + (f": {notes}" if notes else "")
+    for name in MUNICIPALITY_FIELDS:
+        fields[name].inferred, fields[name].inferred_evidence = True, evidence
+        if fields[name].source == "manifest":
+            fields[name].evidence = f"{fields[name].evidence}; {evidence}"
 
 
 def load_report(path: Path, entry: ManifestEntry | None, max_bytes: int) -> ParsedReport:

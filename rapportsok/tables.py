@@ -94,6 +94,12 @@ class Cell:
     is_total: bool
     row_start: int
     row_end: int
+    unit_source: str | None = None     # "printed" (cell, row, column or table states it), "inferred", None
+    unit_evidence: str | None = None   # where the unit is printed, or why it was inferred
+    empty_mark: str | None = None      # for an empty cell: what was printed ("–", "-" or "" for blank)
+
+
+EMPTY_MARKS = {"", "-", "–", "—"}
 
 
 @dataclass
@@ -110,6 +116,9 @@ class Table:
     row_labels: list[str]
     cells: list[Cell]
     unit: str | None
+    unit_source: str | None = None
+    unit_evidence: str | None = None
+    footnotes: list[str] = field(default_factory=list)
     uncertain: bool = False
     notes: list[str] = field(default_factory=list)
     sum_check: str = "ej tillämplig"
@@ -130,7 +139,7 @@ class Table:
     def wide(self) -> dict:
         return {"columns": [self.caption or ""] + self.columns,
                 "rows": [r.cells + [""] * (len(self.columns) + 1 - len(r.cells)) for r in self.rows],
-                "bold": [r.bold for r in self.rows]}
+                "bold": [r.bold for r in self.rows], "footnotes": self.footnotes}
 
 
 def _rows(block: Block) -> list[Row]:
@@ -256,11 +265,18 @@ def parse_table(block: Block, ordinal: int, section: int | None, heading: str, n
     if not title:
         title = heading or "Tabell"
     stub_note = next_text if re.match(r"^(Enhet|Belopp i)\s*:", next_text or "", re.I) else ""
-    table_unit = unit_in(caption) or unit_in(stub_note) or unit_in(heading) or None
+    table_unit, table_unit_evidence = None, None
+    stub_headers = [h[j] for h in header for j in range(id_cols) if h[j]]
+    for where, text in [("tabellhuvudet", caption), *(("tabellhuvudet", h) for h in stub_headers),
+                        ("raden under tabellen", stub_note), ("rubriken", heading)]:
+        if unit_in(text):
+            table_unit, table_unit_evidence = unit_in(text), f"{where}: '{text}'"
+            break
     # row labels with parents (group rows, bold subtotals, 'varav' rows)
     has_bold_groups = any(r.bold and not TOTAL_LABEL_RE.match(r.cells[0]) for r in body) and any(not r.bold for r in body)
     caps_groups = not has_bold_groups and sum(1 for r in body if _mostly_caps(r.cells[0])) >= 2
     labels: list[str] = []
+    footnote_rows: set[int] = set()
     group = ""
     parent = ""
     for r in body:
@@ -277,6 +293,7 @@ def parse_table(block: Block, ordinal: int, section: int | None, heading: str, n
         if not values and label.startswith("*"):
             notes.append(f"fotnot: {label}")
             labels.append(label)
+            footnote_rows.add(idx)
             continue
         if not values and label:
             if idx == 0:
@@ -301,24 +318,38 @@ def parse_table(block: Block, ordinal: int, section: int | None, heading: str, n
             continue
         prefix = " / ".join(p for p in (group, parent) if p)
         labels.append(f"{prefix} / {label}" if prefix else label)
+    footnotes = [body[i].cells[0] for i in sorted(footnote_rows)]
+    body = [r for i, r in enumerate(body) if i not in footnote_rows]
+    labels = [l for i, l in enumerate(labels) if i not in footnote_rows]
+    labels = unique_labels(body, labels, id_cols, width, columns)
     cells: list[Cell] = []
     numeric_failed = 0
     for i, (r, label) in enumerate(zip(body, labels)):
         is_total = r.bold or bool(TOTAL_LABEL_RE.match(r.cells[0]))
         row_unit = _row_unit(r.cells[0])
-        for j in range(1, width):
+        for j in range(id_cols, width):
             raw = r.cells[j]
-            if not raw or j < id_cols:
+            col = columns[j - 1]
+            if raw in EMPTY_MARKS:
+                # printed empty ("–", "-" or blank): kept, so "not reported" differs from "no such cell"
+                cells.append(Cell(row_index=i, column_index=j, row_label=label, column_label=col, raw=None, value=None,
+                                  unit=None, period=period_in(col), is_total=is_total, row_start=r.start, row_end=r.end,
+                                  empty_mark=raw))
                 continue
             parsed = parse_number(raw)
             if parsed.value is None and looks_numeric(raw):
                 numeric_failed += 1
                 notes.append(f"rad {i + 1}, kolumn {j}: '{raw}' ser ut som ett tal men är tvetydigt; värdet lämnas tomt")
-            col = columns[j - 1]
-            unit = parsed.unit or row_unit or unit_in(col) or table_unit
+            if parsed.value is not None:
+                unit, evidence = next(((u, e) for u, e in (
+                    (parsed.unit, f"cellen: '{raw}'"), (row_unit, f"radrubriken: '{r.cells[0]}'"),
+                    (unit_in(col), f"kolumnrubriken: '{col}'"), (table_unit, table_unit_evidence)) if u), (None, None))
+            else:
+                unit, evidence = unit_in(col), f"kolumnrubriken: '{col}'"
             cells.append(Cell(row_index=i, column_index=j, row_label=label, column_label=col, raw=raw,
-                              value=parsed.value, unit=unit if parsed.value is not None else (unit_in(col) or None),
-                              period=period_in(col), is_total=is_total, row_start=r.start, row_end=r.end))
+                              value=parsed.value, unit=unit, period=period_in(col), is_total=is_total,
+                              row_start=r.start, row_end=r.end, unit_source="printed" if unit else None,
+                              unit_evidence=evidence if unit else None))
     uncertain = numeric_failed > 0
     ragged = [i for i, r in enumerate(block.lines) if r.text.strip() and len(r.text.split("\t")) > width + 1]
     if ragged:
@@ -331,9 +362,44 @@ def parse_table(block: Block, ordinal: int, section: int | None, heading: str, n
         notes.append("ingen rubrikrad hittades")
     table = Table(ordinal=ordinal, start=block.start, end=block.end, title=title, caption=caption, section=section,
                   columns=columns, header_rows=header, rows=body, row_labels=labels, cells=cells, unit=table_unit,
+                  unit_source="printed" if table_unit else None, unit_evidence=table_unit_evidence, footnotes=footnotes,
                   uncertain=uncertain, notes=notes)
     check_sums(table)
     return table
+
+
+def unique_labels(rows: list[Row], labels: list[str], id_cols: int, width: int, columns: list[str]) -> list[str]:
+    """Row labels that identify a row: where the printed label columns repeat, add the first
+    words of the table's text column ("Kommentar"), or else the row number, shown as such."""
+    from collections import Counter
+
+    counts = Counter(labels)
+    if all(n == 1 for n in counts.values()):
+        return labels
+    text_cols = [j for j in range(id_cols, width) if any(r.cells[j] for r in rows)
+                 and not any(_is_data_number(r.cells[j]) for r in rows)]
+    out = list(labels)
+    for label, n in counts.items():
+        if n == 1:
+            continue
+        idx = [i for i, l in enumerate(labels) if l == label]
+        done = False
+        for j in text_cols:
+            sentences = [re.split(r"(?<=[.!?])\s", rows[i].cells[j])[0].rstrip(".") for i in idx]
+            for k in range(3, 13):
+                words = [" ".join(t.split()[:k]) for t in sentences]
+                if all(words) and len(set(words)) == len(words):
+                    name = columns[j - 1].split(" / ")[-1] if not columns[j - 1].startswith("Kolumn ") else ""
+                    for i, w in zip(idx, words):
+                        out[i] = f"{label} ({name}: {w})" if name else f"{label} ({w})"
+                    done = True
+                    break
+            if done:
+                break
+        if not done:
+            for i in idx:
+                out[i] = f"{label} (rad {i + 1})"
+    return out
 
 
 def _mostly_caps(label: str) -> bool:
@@ -341,8 +407,23 @@ def _mostly_caps(label: str) -> bool:
     return len(letters) > 3 and sum(ch.isupper() for ch in letters) >= 0.7 * len(letters)
 
 
+DAYS_RE = re.compile(r"\b(dygn|dagar)\b", re.I)
+NOT_A_COUNT_RE = re.compile(r"\b(kr|kronor|tkr|mnkr|kostnad\w*|pris|procent|andel)\b|%", re.I)
+
+
+def days_unit(label: str) -> str | None:
+    """One rule for counts of days: a label that says "dygn" or "dagar" (as a word, not a cost
+    or a share such as "kr per dygn") counts days, whatever else it says ("Antal verkställda dygn")."""
+    m = DAYS_RE.search(label or "")
+    if m and not NOT_A_COUNT_RE.search(label):
+        return m.group(1).lower()
+    return None
+
+
 def _row_unit(label: str) -> str | None:
     low = label.lower()
+    if days_unit(label):
+        return days_unit(label)
     m = re.search(r",\s*(procent|antal dagar|antal|tkr|mnkr|kronor)\s*$", low)
     if m:
         return unit_in(m.group(1))
@@ -389,7 +470,7 @@ def check_sums(table: Table) -> None:
                      and k not in total_cols]
             if not parts:
                 continue
-            decimals = min(_decimals(grid[(i, k)].raw) for k in range(1, j + 1) if (i, k) in grid)
+            decimals = min(_decimals(grid[(i, k)].raw) for k in range(1, j + 1) if (i, k) in grid and grid[(i, k)].value is not None)
             ok, best = _any_suffix_matches(cell.value, [parts], decimals)
             results.append({"row": i + 1, "column": table.columns[j - 1], "label": r.cells[0], "printed": cell.value,
                             "sum": best, "ok": ok, "difference": None if ok or best is None else round(cell.value - best, 6)})

@@ -62,7 +62,7 @@ def test_section_paths_follow_the_headings(conn):
     row = conn.execute("select section from chunks where text like '%Den huvudsakliga orsaken till att barn får vänta%'").fetchone()
     assert row["section"].startswith("Nämndens mål › Barn som placeras i jourhem")
     toc = conn.execute("select count(*) from sections where kind = 'toc'").fetchone()[0]
-    assert toc == 4  # Nacka, Helsingborg, Kungsör and the budget bilaga in Kalmar's kallelse
+    assert toc == 4  # Nacka, Helsingborg, Katrineholm and the budget bilaga in Kalmar's kallelse
 
 
 def test_sentence_split_by_page_break_is_joined(conn):
