@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from .numbers_sv import looks_numeric, parse_number
 from .structure import Block
+from .table_units import WINDOW_BLOCKS, infer_unit
 
 TAG_RE = re.compile(r"</?(b|strong|i|em|p|span|br|div|u)\b[^>]*>", re.I)
 BOLD_RE = re.compile(r"<(b|strong)>", re.I)
@@ -220,13 +221,29 @@ def _merge_continuations(rows: list[Row], header_len: int, notes: list[str]) -> 
 def tables_of(doc) -> list[Table]:
     """Every table block of a parsed document, parsed, in order."""
     out = []
+    at: list[int] = []
     for i, (block, section) in enumerate(zip(doc.blocks, doc.block_section)):
         if block.kind != "table":
             continue
         heading = doc.sections[section].heading if section is not None else ""
         nxt = doc.blocks[i + 1].text if i + 1 < len(doc.blocks) else ""
         out.append(parse_table(block, len(out), section, heading, nxt))
+        at.append(i)
+    for k, (table, i) in enumerate(zip(out, at)):
+        if table.unit is None and any(c.value is not None and c.unit is None for c in table.cells):
+            neighbours = [out[n] for n in (k - 1, k + 1) if 0 <= n < len(out) and abs(at[n] - i) <= WINDOW_BLOCKS]
+            found = infer_unit(table, neighbours, doc, i)
+            if found:
+                apply_inferred_unit(table, *found)
     return out
+
+
+def apply_inferred_unit(table: Table, unit: str, evidence: str) -> None:
+    table.unit, table.unit_source, table.unit_evidence = unit, "inferred", evidence
+    table.notes.append(f"enheten {unit} är härledd ur texten: {evidence}")
+    for c in table.cells:
+        if c.value is not None and c.unit is None:
+            c.unit, c.unit_source, c.unit_evidence = unit, "inferred", evidence
 
 
 def parse_table(block: Block, ordinal: int, section: int | None, heading: str, next_text: str = "") -> Table:
