@@ -267,7 +267,25 @@ def prepare_jinja2_environment(env):
     env.filters["tal"] = lambda n: f"{n:,}".replace(",", "\u00a0") if isinstance(n, int) else n
 
 
+_INFERRED: dict[tuple, dict[str, str]] = {}
+
+
+def inferred_municipalities(datasette) -> dict[str, str]:
+    """report id → evidence, for reports whose kommun is inferred rather than printed (``reports.municipality_inferred``)."""
+    import os
+    import sqlite3
+
+    path = _database(datasette).path
+    key = (path, os.path.getmtime(path))
+    if key not in _INFERRED:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            cols = {r[1] for r in conn.execute("pragma table_info(reports)")}
+            _INFERRED[key] = dict(conn.execute("select id, municipality_evidence from reports where municipality_inferred = 1")) \
+                if "municipality_inferred" in cols else {}
+    return _INFERRED[key]
+
+
 @hookimpl
-def extra_template_vars():
-    return {"rs_nav": [("/sok", "Sök"), ("/amnen", "Ämnen"), ("/rapporter", "Rapporter"), ("/batch", "Batchsökning"),
+def extra_template_vars(datasette):
+    return {"kommun_harledd": lambda report_id: inferred_municipalities(datasette).get(report_id), "rs_nav": [("/sok", "Sök"), ("/amnen", "Ämnen"), ("/rapporter", "Rapporter"), ("/batch", "Batchsökning"),
                        ("/rapportsok", "Data"), ("/om", "Om")]}

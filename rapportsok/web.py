@@ -357,7 +357,9 @@ def table_html(wide: dict) -> Markup:
         cls = ' class="total"' if bold else ""
         cells = [f'<th scope="row">{html.escape(row[0])}</th>'] + [f"<td>{html.escape(c)}</td>" for c in row[1:len(cols)]]
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table></div>")
+    out.append("</tbody></table>")
+    out += [f'<p class="help">{html.escape(note)}</p>' for note in wide.get("footnotes", [])]
+    out.append("</div>")
     return Markup("".join(out))
 
 
