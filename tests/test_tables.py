@@ -247,3 +247,15 @@ def test_build_report_counts_empty_cells_and_inferred_units(conn):
     assert summary["units"] == {"printed": 931, "inferred": 30, "none": 70} and summary["tables_unit_inferred"] == 1
     report = BuildResult(db_path=None, reports=5, sections=0, chunks=0, tables=summary).table_report
     assert "tomma (tryckt –/blankt): 154" in report and "härledd ur texten 30 (1 tabeller)" in report
+
+
+def test_every_column_of_the_data_tables_has_a_swedish_label(conn):
+    import yaml
+
+    from rapportsok import paths
+
+    meta = yaml.safe_load(paths.metadata_path().read_text(encoding="utf-8"))["databases"]["rapportsok"]["tables"]
+    for name in ("reports", "report_metadata", "tables", "table_cells"):
+        columns = {r[1] for r in conn.execute(f"pragma table_info({name})")}
+        labelled = set(meta[name]["columns"])
+        assert columns - labelled - {"id"} == set(), name
