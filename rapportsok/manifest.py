@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from . import municipalities
@@ -129,8 +130,17 @@ def _validate_row(path: Path, lineno: int, v: dict, corpus_dir: Path) -> None:
         if not 1971 <= year <= 2100:
             fail(f"year {year} is out of range (1971–2100)")
         v["year"] = year
-    if v.get("document_date") and not DATE_RE.match(str(v["document_date"])):
-        fail(f"document_date '{v['document_date']}' must be YYYY-MM-DD")
+    if v.get("document_date"):
+        if not DATE_RE.match(str(v["document_date"])):
+            fail(f"document_date '{v['document_date']}' must be YYYY-MM-DD")
+        try:
+            date.fromisoformat(str(v["document_date"]))
+        except ValueError:
+            fail(f"document_date '{v['document_date']}' is not a date in the calendar")
+    if v.get("period") and v.get("year"):
+        period_year = int(re.search(r"\d{4}", str(v["period"])).group(0))
+        if period_year != v["year"]:
+            fail(f"year {v['year']} contradicts period '{v['period']}' (year {period_year})")
     url = v.get("source_url")
     if url and url.lower() == "null":
         v["source_url"] = None

@@ -33,6 +33,10 @@ def test_real_manifest_lists_all_five_reports(corpus_dir):
     (lambda rows: rows[1].__setitem__(7, "roman"), r"manifest\.csv:2: report_type 'roman' is not one of"),
     (lambda rows: rows[2].append("extra"), r"manifest\.csv:3: row has 16 fields, header has 15"),
     (lambda rows: rows[0].__setitem__(3, "kommun"), r"manifest\.csv:1: unknown column\(s\) \['kommun'\]"),
+    (lambda rows: rows[1].__setitem__(10, "2022-02-31"), r"manifest\.csv:2: document_date '2022-02-31' is not a date in the calendar"),
+    (lambda rows: rows[1].__setitem__(10, "2022-13-01"), r"manifest\.csv:2: document_date '2022-13-01' is not a date in the calendar"),
+    (lambda rows: rows[3].__setitem__(9, "2021"), r"manifest\.csv:4: year 2021 contradicts period 'T2 2023' \(year 2023\)"),
+    (lambda rows: rows[1].__setitem__(8, "2021-06"), r"manifest\.csv:2: year 2022 contradicts period '2021-06' \(year 2021\)"),
 ])
 def test_malformed_manifest_names_file_and_line(corpus_copy, edit, message):
     _rewrite(corpus_copy, edit)
