@@ -269,7 +269,7 @@ def parse_table(block: Block, ordinal: int, section: int | None, heading: str, n
             continue
         kept.append(r)
     body = _merge_continuations(header and rows[:header_len] + kept or kept, header_len, notes)[header_len:]
-    columns = _column_labels(header, width)
+    columns = unique_columns(_column_labels(header, width))
     caption = next((h[0] for h in reversed(header) if h[0]), "") if header else ""
     # leading text-only columns (Bidragstyp | Bidrag | Utbetalas från) identify the row together
     id_cols = 1
@@ -416,7 +416,16 @@ def unique_labels(rows: list[Row], labels: list[str], id_cols: int, width: int, 
         if not done:
             for i in idx:
                 out[i] = f"{label} (rad {i + 1})"
-    return out
+    again = Counter(out)
+    return [f"{l} (rad {i + 1})" if again[l] > 1 else l for i, l in enumerate(out)]
+
+
+def unique_columns(columns: list[str]) -> list[str]:
+    """Column labels that identify a column: a repeated header path gets its column number."""
+    from collections import Counter
+
+    counts = Counter(columns)
+    return [f"{c} (kolumn {j})" if counts[c] > 1 else c for j, c in enumerate(columns, 1)]
 
 
 def _mostly_caps(label: str) -> bool:

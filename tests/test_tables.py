@@ -259,3 +259,18 @@ def test_every_column_of_the_data_tables_has_a_swedish_label(conn):
         columns = {r[1] for r in conn.execute(f"pragma table_info({name})")}
         labelled = set(meta[name]["columns"])
         assert columns - labelled - {"id"} == set(), name
+
+
+def test_rows_without_a_distinguishing_comment_get_their_row_number(corpus_dir):
+    from rapportsok.structure import parse
+    from rapportsok.tables import tables_of
+    from rapportsok.textio import read_report
+
+    text = read_report(corpus_dir / "003_aa15bfdefd7f5155.txt").text
+    for comment in ("PRIO stimulan- medel. SKR beslutar om summan per kom- mun",
+                    "Gemen- samma medel region NV Skåne. SKR beslutar om summan per lands- ting"):
+        assert comment in text
+        text = text.replace(comment, "")
+    t = next(t for t in tables_of(parse(text)) if t.title == "Driftbidrag och projektbidrag, mnkr")
+    assert t.row_labels[:2] == ["Driftbidrag / Riktat statsbidrag / SKR (rad 1)", "Driftbidrag / Riktat statsbidrag / SKR (rad 2)"]
+    assert len({(c.row_label, c.column_label) for c in t.cells}) == len(t.cells)
