@@ -4,6 +4,11 @@ Each detected field comes with a confidence — ``säker`` (the document states 
 letterhead, e-mail domain or title), ``osäker`` (inferred from mentions in running text)
 or ``okänd`` (nothing found; the value is then empty rather than guessed) — and the
 evidence, so the site can show why a value was chosen. Manifest values override these.
+
+A municipality that is not printed (no letterhead, e-mail domain or "X kommun") may be inferred
+from organisations and places in the text that belong to one kommun (``data/aktorer.csv``:
+Viadidakt, KFAB, Skogsborgsskolan → Katrineholm); such a value is ``osäker`` and marked
+``inferred``, and the site shows it as "härledd från ortnamn och aktörer i texten".
 """
 
 from __future__ import annotations
