@@ -4,7 +4,11 @@ Relevance is judged by quotes (``evaluation/queries.yml``): a hit is relevant wh
 text, or the text of a near-duplicate folded into it, contains a quote not already found
 higher up. So the judgements survive changes in chunking.
 
-Run: ``python -m rapportsok.evaluation [--db build/rapportsok.db]`` (prints Markdown).
+Each query carries a ``split``: ``dev`` (tune on these) or ``test`` (only report). The split
+was drawn once at random and is committed in the file.
+
+Run: ``python -m rapportsok.evaluation [--db build/rapportsok.db] [--split dev|test|all]``
+(prints Markdown; ``--split all`` also prints one table per split).
 """
 
 from __future__ import annotations
@@ -24,10 +28,20 @@ from .search import SearchIndex
 QUERIES = paths.PROJECT_ROOT / "evaluation" / "queries.yml"
 K = 10
 MODES = ("keyword", "semantic", "hybrid")
+SPLITS = ("dev", "test")
 
 
 def load_queries(path: Path = QUERIES) -> list[dict]:
     return yaml.safe_load(Path(path).read_text(encoding="utf-8"))["queries"]
+
+
+def select_split(queries: list[dict], split: str) -> list[dict]:
+    """The queries of one split (``dev``/``test``), or all of them for ``all``."""
+    if split == "all":
+        return queries
+    if split not in SPLITS:
+        raise ValueError(f"split {split!r}: use dev, test or all")
+    return [q for q in queries if q.get("split") == split]
 
 
 def _norm(s: str) -> str:
@@ -99,18 +113,27 @@ def main() -> None:
     parser.add_argument("--queries", type=Path, default=QUERIES)
     parser.add_argument("--fusion-sweep", action="store_true", help="also compare RRF with convex combinations")
     parser.add_argument("--per-query", action="store_true")
+    parser.add_argument("--split", choices=("dev", "test", "all"), default="all",
+                        help="tune on dev, report test (default: all, with one table per split)")
     args = parser.parse_args()
     index = SearchIndex(args.db)
-    queries = load_queries(args.queries)
-    missing = missing_quotes(index, queries)
+    all_queries = load_queries(args.queries)
+    queries = select_split(all_queries, args.split)
+    missing = missing_quotes(index, all_queries)
     if missing:
         for q, quote in missing:
             print(f"quote not found in any passage: {q!r}: {quote!r}")
         raise SystemExit(1)
     results = evaluate(index, queries)
     summary = summarise(results)
-    print(f"{len(queries)} frågor, {sum(len(q['quotes']) for q in queries)} citerade relevanta passager\n")
+    print(f"{len(queries)} frågor ({args.split}), {sum(len(q['quotes']) for q in queries)} citerade relevanta passager\n")
     print(markdown(summary))
+    if args.split == "all":
+        for split in SPLITS:
+            part = [r for r, q in zip(results, queries * len(MODES)) if q.get("split") == split]
+            if part:
+                print(f"\n{split}: {len(part) // len(MODES)} frågor\n")
+                print(markdown(summarise(part)))
     if args.per_query:
         print()
         for r in results:
