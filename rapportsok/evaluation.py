@@ -5,7 +5,8 @@ text, or the text of a near-duplicate folded into it, contains a quote not alrea
 higher up. So the judgements survive changes in chunking.
 
 Each query carries a ``split``: ``dev`` (tune on these) or ``test`` (only report). The split
-was drawn once at random and is committed in the file.
+was drawn once at random and is committed in the file. ``origin`` says whether a query is
+one of the 46 the ranking was tuned on (``tuned``) or was written blind (``blind``).
 
 Run: ``python -m rapportsok.evaluation [--db build/rapportsok.db] [--split dev|test|all]``
 (prints Markdown; ``--split all`` also prints one table per split).
@@ -115,10 +116,12 @@ def main() -> None:
     parser.add_argument("--per-query", action="store_true")
     parser.add_argument("--split", choices=("dev", "test", "all"), default="all",
                         help="tune on dev, report test (default: all, with one table per split)")
+    parser.add_argument("--origin", choices=("tuned", "blind", "all"), default="all",
+                        help="only the queries the ranking was tuned on, or only those written blind")
     args = parser.parse_args()
     index = SearchIndex(args.db)
     all_queries = load_queries(args.queries)
-    queries = select_split(all_queries, args.split)
+    queries = [q for q in select_split(all_queries, args.split) if args.origin in ("all", q.get("origin"))]
     missing = missing_quotes(index, all_queries)
     if missing:
         for q, quote in missing:
@@ -126,7 +129,7 @@ def main() -> None:
         raise SystemExit(1)
     results = evaluate(index, queries)
     summary = summarise(results)
-    print(f"{len(queries)} frågor ({args.split}), {sum(len(q['quotes']) for q in queries)} citerade relevanta passager\n")
+    print(f"{len(queries)} frågor ({args.split}, {args.origin}), {sum(len(q['quotes']) for q in queries)} citerade relevanta passager\n")
     print(markdown(summary))
     if args.split == "all":
         for split in SPLITS:

@@ -21,10 +21,12 @@ def test_every_quote_is_found_in_the_built_corpus(index):
 def test_queries_have_a_kind_a_split_and_quotes():
     queries = load_queries()
     assert len(queries) >= 150
+    assert sum(q["origin"] == "tuned" for q in queries) == 46
     assert len({q["q"] for q in queries}) == len(queries), "a query text appears twice"
     for q in queries:
         assert q["kind"] in KINDS, q["q"]
         assert q["split"] in ("dev", "test"), q["q"]
+        assert q["origin"] in ("tuned", "blind"), q["q"]
         assert q["quotes"] and len(set(q["quotes"])) == len(q["quotes"]), q["q"]
 
 
