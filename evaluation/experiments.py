@@ -112,8 +112,7 @@ def passage_matrix(variant: str, rows: list[dict], db: Path, vec: Vectors | None
     ids = np.array([r["id"] for r in rows])
     if variant == "heading":
         conn = sqlite3.connect(db)
-        dim = 384
-        got = {cid: from_blob(b, dim) for cid, b in conn.execute("select chunk_id, vector from chunk_embeddings")}
+        got = {cid: from_blob(b, len(b) // 4) for cid, b in conn.execute("select chunk_id, vector from chunk_embeddings")}
         return np.vstack([got[c] for c in ids]), ids
     assert vec is not None
     body = [display_text(r["text"]) for r in rows]
