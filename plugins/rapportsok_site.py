@@ -15,8 +15,9 @@ from email.parser import BytesParser
 from email.policy import default as email_policy
 
 from datasette import hookimpl
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import AsgiStream, Response
 
+from rapportsok import exports
 from rapportsok import topics as topics_mod
 from rapportsok import web
 from rapportsok.errors import RapportsokError, SearchError
@@ -85,6 +86,20 @@ async def sok(datasette, request):
     return Response.html(html)
 
 
+def _csv_error(message: str, status: int, parameter: str | None = None) -> Response:
+    """Errors from CSV routes are plain text (a script or spreadsheet gets no HTML page)."""
+    return Response.text(exports.error_text(message, parameter), status=status)
+
+
+def _csv_response(lines, name: str, variant: str, headers: dict | None = None) -> AsgiStream:
+    """Stream CSV lines (already computed in the worker pool) to the client."""
+    async def stream(writer):
+        for line in lines:
+            await writer.write(line)
+    return AsgiStream(stream, content_type=exports.content_type(variant), headers={
+        "content-disposition": f'attachment; filename="{exports.filename(name, variant)}"', **(headers or {})})
+
+
 async def sok_export(datasette, request):
     fmt = request.url_vars["format"]
     index = await run(get_index, datasette)
@@ -93,14 +108,21 @@ async def sok_export(datasette, request):
         if fmt == "atom":
             body = await run(web.atom_feed, index, params, _base_url(request))
             return Response(body, content_type="application/atom+xml; charset=utf-8")
-        data = await run(web.search_export, index, params, _base_url(request))
+        if fmt == "csv":
+            variant = exports.variant_of(params)
+            data = await run(web.search_export_all, index, params, _base_url(request))
+        else:
+            data = await run(web.search_export, index, params, _base_url(request))
     except SearchError as exc:
-        return await _error(datasette, request, str(exc).split(": ", 1)[-1], 400, exc.parameter, as_json=fmt == "json")
+        message = str(exc).split(": ", 1)[-1]
+        if fmt == "csv":
+            return _csv_error(message, 400, exc.parameter)
+        return await _error(datasette, request, message, 400, exc.parameter, as_json=fmt == "json")
     if fmt == "json":
         return Response.json({"ok": True, **data})
-    body = web.to_csv(data["hits"], web.EXPORT_FIELDS)
-    return Response(body, content_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": 'attachment; filename="rapportsok-sok.csv"'})
+    rows = data["hits"] + ([{"text": data["note"]}] if data["note"] else [])
+    headers = {"x-rapportsok-total": str(data.get("total", 0)), "x-rapportsok-capped": "1" if data["capped"] else "0"}
+    return _csv_response(list(exports.rows(rows, web.CSV_EXPORT_FIELDS, variant)), "rapportsok-sok", variant, headers)
 
 
 async def batch(datasette, request):
@@ -126,12 +148,15 @@ async def batch(datasette, request):
         mode = form.get("mode") or "hybrid"
         if mode not in web.MODE_LABELS:
             raise web.BadRequest(f"Okänt sökläge '{mode}'.", parameter="mode")
-        csv_text = await run(web.batch_search, index, text, n, mode, _base_url(request))
+        variant = form.get("variant") or "csv"
+        if variant not in exports.VARIANTS:
+            raise web.BadRequest(f"Okänd CSV-variant '{variant}'.", parameter="variant")
+        csv_text = await run(web.batch_search, index, text, n, mode, _base_url(request), variant)
     except web.BadRequest as exc:
         html = await datasette.render_template("batch.html", {"limits": _batch_limits(), "error": str(exc)}, request=request)
         return Response.html(html, status=exc.status)
-    return Response("\ufeff" + csv_text, content_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": 'attachment; filename="rapportsok-batch.csv"'})
+    return Response(csv_text, content_type=exports.content_type(variant),
+                    headers={"content-disposition": f'attachment; filename="{exports.filename("rapportsok-batch", variant)}"'})
 
 
 def _batch_limits() -> dict:
@@ -202,11 +227,14 @@ async def tabell(datasette, request):
     table_id = request.url_vars["table_id"]
     if request.url_vars.get("format") == "csv":
         try:
-            body = await run(with_conn(index, web.table_wide_csv), table_id)
+            variant = exports.variant_of(_params(request))
+            body = await run(with_conn(index, web.table_wide_csv), table_id, variant)
         except web.BadRequest as exc:
-            return await _error(datasette, request, str(exc), exc.status)
-        return Response(body, content_type="text/csv; charset=utf-8",
-                        headers={"content-disposition": f'attachment; filename="{table_id}.csv"'})
+            return _csv_error(str(exc), exc.status, exc.parameter)
+        except SearchError as exc:
+            return _csv_error(str(exc).split(": ", 1)[-1], 400, exc.parameter)
+        return Response(body, content_type=exports.content_type(variant),
+                        headers={"content-disposition": f'attachment; filename="{exports.filename(table_id, variant)}"'})
     return await page(datasette, request, "tabell.html", with_conn(index, web.table_page), table_id,
                       extra={"db": _database(datasette).name})
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
@@ -96,8 +95,9 @@ HIT_FIELDS = ["rank", "score", "report_id", "source_file", "municipality", "komm
 @click.option("--offset", default=0, type=int, help="Hoppa över så många träffar (sidbläddring).")
 @click.option("--json", "as_json", is_flag=True, help="Skriv träffarna som JSON (stabila fältnamn).")
 @click.option("--csv", "as_csv", is_flag=True, help="Skriv träffarna som CSV.")
+@click.option("--excel", is_flag=True, help="Med --csv: semikolon, decimalkomma och BOM för svenska Excel.")
 @click.option("--db", "db_path", type=click.Path(path_type=Path), default=None)
-def search(query, mode, kommun, year, rtype, topic, kind, limit, offset, as_json, as_csv, db_path):
+def search(query, mode, kommun, year, rtype, topic, kind, limit, offset, as_json, as_csv, excel, db_path):
     from .query import parse_request
     from .search import SearchIndex
 
@@ -113,10 +113,10 @@ def search(query, mode, kommun, year, rtype, topic, kind, limit, offset, as_json
         click.echo(json.dumps(resp.hits, ensure_ascii=False, indent=2))
         return
     if as_csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(HIT_FIELDS)
-        for h in resp.hits:
-            writer.writerow([h[f] for f in HIT_FIELDS])
+        from . import exports
+
+        for line in exports.rows(resp.hits, HIT_FIELDS, "excel" if excel else "csv"):
+            sys.stdout.write(line)
         return
     if resp.corrections:
         click.echo("Stavning: " + ", ".join(f"{a} → {b}" for a, b in resp.corrections.items()), err=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import html
-import io
 import math
 import re
 import sqlite3
@@ -17,8 +16,9 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup
 
+from . import exports
 from .errors import RapportsokError, SearchError
-from .query import MAX_OFFSET, SearchRequest, parse_request
+from .query import MAX_EXPORT_LIMIT, MAX_OFFSET, SearchRequest, parse_request
 from .search import SearchIndex, SearchResponse, highlight_spans
 from .structure import parse
 from . import topics as topics_mod
@@ -191,14 +191,67 @@ def chunk_topics(index: SearchIndex, chunk_ids: list[int]) -> dict[int, list[str
     return out
 
 
-def to_csv(rows: list[dict], fields: list[str]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: (";".join(v) if isinstance(v, list) and all(isinstance(x, str) for x in v) else v)
-                         for k, v in r.items()})
-    return buf.getvalue()
+def to_csv(rows: list[dict], fields: list[str], variant: str = "csv") -> str:
+    """``rows`` as CSV through the one CSV writer (:mod:`rapportsok.exports`)."""
+    return exports.render(rows, fields, variant)
+
+
+EXPORT_CAP = MAX_OFFSET + MAX_EXPORT_LIMIT   # the most hits one search export holds
+CSV_EXPORT_FIELDS = EXPORT_FIELDS + ["dubblett_av"]
+
+
+def search_export_all(index: SearchIndex, params: dict, base_url: str = "") -> dict:
+    """Every hit of a search for ``/sok.csv`` (up to :data:`EXPORT_CAP`), folded near-duplicates
+    as rows of their own whose ``dubblett_av`` is the rank of the hit they were folded into.
+
+    With ``limit`` (and ``offset``) given, just that page. ``capped`` says whether the cap left
+    hits out; the export then ends with a row saying so (its ``text``; every other field empty).
+    """
+    params = {k: v for k, v in params.items() if k not in ("page", "variant", "excel")}
+    paged = "limit" in params
+    offset = 0 if not paged else None
+    rows: list[dict] = []
+    first = None
+    while True:
+        page_params = params if paged else {**params, "limit": MAX_EXPORT_LIMIT, "offset": offset}
+        data = search_export(index, page_params, base_url)
+        first = first or data
+        for row in data["hits"]:
+            rows.append(row)
+            rows.extend(_duplicate_rows(index, row, base_url))
+        if paged:
+            break
+        offset += MAX_EXPORT_LIMIT
+        if offset >= data["total"] or offset > MAX_OFFSET:
+            break
+    n_hits = sum(1 for r in rows if not r.get("dubblett_av"))
+    shown_until = (first["offset"] + n_hits) if first else 0
+    capped = not paged and bool(first) and shown_until < first["total"]
+    note = None
+    if capped:
+        note = (f"Exporten är avkortad: träff {first['offset'] + 1}–{shown_until} av {first['total']} "
+                f"(högst {EXPORT_CAP} per export). Avgränsa sökningen eller använd offset för resten.")
+    return {**(first or {}), "hits": rows, "capped": capped, "note": note}
+
+
+def _duplicate_rows(index: SearchIndex, row: dict, base_url: str) -> list[dict]:
+    dups = row.get("also_in") or []
+    if not dups:
+        return []
+    ids = [d["chunk_id"] for d in dups]
+    found = {r["chunk_id"]: dict(r) for r in index.conn().execute(
+        "select c.id as chunk_id, c.report_id, r.source_file, r.municipality, r.kommunkod, r.year, r.period, "
+        "r.report_type, r.title, c.section, c.ordinal, c.char_start, c.char_end, c.text from chunks c "
+        f"join reports r on r.id = c.report_id where c.id in ({','.join('?' * len(ids))})", ids)}
+    out = []
+    for cid in ids:
+        d = found.get(cid)
+        if d:
+            out.append({**{k: d[k] for k in ("report_id", "source_file", "municipality", "kommunkod", "year", "period",
+                                                "report_type", "section", "char_start", "char_end", "text", "title")},
+                        "mode": row.get("mode"), "report_url": base_url + reader_url(d["report_id"], d["ordinal"]),
+                        "dubblett_av": row["rank"]})
+    return out
 
 
 def search_export(index: SearchIndex, params: dict, base_url: str = "") -> dict:
@@ -227,45 +280,90 @@ def decode_upload(data: bytes) -> str:
             raise BadRequest("Filen är varken UTF-8 eller Windows-1252. Spara den som UTF-8 och försök igen.", parameter="fil") from None
 
 
+QUERY_COLUMNS = ("q", "query", "fråga", "fraga", "fragor", "frågor", "sökord", "sokord")
+
+
 def batch_queries(text: str) -> list[str]:
-    """One query per line, or the column named q/query/fråga/sökord of a CSV file."""
+    """The queries of a batch (see :func:`read_batch`)."""
+    return read_batch(text)[0]
+
+
+def read_batch(text: str) -> tuple[list[str], list[str]]:
+    """``(queries, warnings)`` from pasted text or an uploaded file.
+
+    One query per line, or a table with a header row separated by ``;`` (what Swedish Excel
+    saves), ``,`` or tab, whose column ``q``/``query``/``fråga``/``sökord`` holds the queries.
+    A table without such a column, rows too short to have it and empty cells are warned about
+    by line number; duplicate queries are run once.
+    """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = [l for l in text.split("\n") if l.strip()]
+    lines = [(i + 1, l) for i, l in enumerate(text.split("\n")) if l.strip()]
     if not lines:
         raise BadRequest("Inga frågor hittades. Skriv en fråga per rad eller ladda upp en CSV-fil.", parameter="fragor")
-    first = [c.strip().lower() for c in next(csv.reader([lines[0]]))]
-    column = next((i for i, c in enumerate(first) if c in ("q", "query", "fråga", "fragor", "frågor", "sökord", "sokord")), None)
+    warnings: list[str] = []
+    delimiter = _delimiter(lines[0][1]) or ","
+    header = [c.strip().strip("\ufeff").lower() for c in next(csv.reader([lines[0][1]], delimiter=delimiter))]
+    column = next((i for i, c in enumerate(header) if c in QUERY_COLUMNS), None)
+    queries: list[str] = []
     if column is not None:
-        queries = [row[column].strip() for row in csv.reader(lines[1:]) if len(row) > column and row[column].strip()]
+        for (lineno, line), row in zip(lines[1:], csv.reader([l for _, l in lines[1:]], delimiter=delimiter)):
+            if len(row) <= column:
+                warnings.append(f"rad {lineno}: har {len(row)} kolumner, frågan skulle stå i kolumn {column + 1}; raden hoppades över")
+            elif not row[column].strip():
+                warnings.append(f"rad {lineno}: kolumnen '{header[column]}' är tom; raden hoppades över")
+            else:
+                queries.append(row[column].strip())
     else:
-        queries = [l.strip() for l in lines]
+        if len(header) > 1 and all(line.count(delimiter) == lines[0][1].count(delimiter) for _, line in lines[:5]):
+            name = {";": "semikolon", ",": "komma", "\t": "tabb"}[delimiter]
+            warnings.append(f"rad 1: filen ser ut som en tabell ({name}-separerad) men har ingen kolumn som heter "
+                            f"q, fråga eller sökord; varje hel rad söktes som en fråga")
+        queries = [l.strip() for _, l in lines]
     queries = list(dict.fromkeys(queries))
     if len(queries) > BATCH_MAX_QUERIES:
         raise BadRequest(f"{len(queries)} frågor är fler än de {BATCH_MAX_QUERIES} som får köras på en gång. Dela upp listan.",
                          status=413, parameter="fragor")
     if not queries:
-        raise BadRequest("Inga frågor hittades i CSV-kolumnen.", parameter="fragor")
-    return queries
+        raise BadRequest("Inga frågor hittades i CSV-kolumnen." + (" " + "; ".join(warnings[:3]) if warnings else ""),
+                         parameter="fragor")
+    return queries, warnings
+
+
+def _delimiter(first_line: str) -> str | None:
+    """The separator of a header row that names the query column, else the most frequent one."""
+    best = None
+    for d in (";", "\t", ","):
+        cells = [c.strip().strip("\ufeff").lower() for c in next(csv.reader([first_line], delimiter=d))]
+        if len(cells) > 1 and any(c in QUERY_COLUMNS for c in cells):
+            return d
+        if len(cells) > 1 and (best is None or first_line.count(d) > first_line.count(best)):
+            best = d
+    return best
 
 
 BATCH_FIELDS = ["row_type", "query", "rank", "score", "municipality", "kommunkod", "year", "period", "report_type",
-                "report_id", "section", "char_start", "char_end", "report_url", "text", "hits_in_kommun", "error"]
+                "report_id", "section", "char_start", "char_end", "report_url", "text", "hits_in_kommun",
+                "hits_in_kommun_year", "error"]
 
 
-def batch_search(index: SearchIndex, text: str, n: int = 10, mode: str = "hybrid", base_url: str = "") -> str:
-    """Top ``n`` hits per query and the number of matching passages per kommun, as one CSV.
+def batch_search(index: SearchIndex, text: str, n: int = 10, mode: str = "hybrid", base_url: str = "",
+                 variant: str = "csv") -> str:
+    """Top ``n`` hits per query and the number of matching passages per kommun and year, as one CSV.
 
-    ``row_type`` is ``träff`` for a hit, ``antal`` for a count row (query × kommun) and
-    ``fel`` for a query that could not be run (the reason in ``error``) – including queries
-    left over when the batch reaches ``BATCH_TIME_LIMIT_S``.
+    ``row_type`` is ``träff`` for a hit, ``antal`` for a count row per query × kommun (the
+    total in ``hits_in_kommun``), ``antal_år`` per query × kommun × år (in
+    ``hits_in_kommun_year``), ``varning`` for input lines that could not be read (the line in
+    ``error``) and ``fel`` for a query that could not be run – including queries left over
+    when the batch reaches ``BATCH_TIME_LIMIT_S``.
     """
     if not 1 <= n <= BATCH_MAX_N:
         raise BadRequest(f"Antal träffar per fråga måste vara 1–{BATCH_MAX_N}.", parameter="n")
     import time
 
-    rows: list[dict] = []
+    queries, warnings = read_batch(text)
+    rows: list[dict] = [{"row_type": "varning", "error": w} for w in warnings]
     deadline = time.monotonic() + BATCH_TIME_LIMIT_S
-    for q in batch_queries(text):
+    for q in queries:
         if time.monotonic() > deadline:
             rows.append({"row_type": "fel", "query": q,
                          "error": f"tidsgränsen för en batchkörning ({BATCH_TIME_LIMIT_S:.0f} s) nåddes; kör resten separat"})
@@ -281,12 +379,16 @@ def batch_search(index: SearchIndex, text: str, n: int = 10, mode: str = "hybrid
         for (code, _year), count in matrix["cells"].items():
             per_kommun[code] = per_kommun.get(code, 0) + count
         for h in export_rows(index, resp, base_url):
-            rows.append({"row_type": "träff", "query": q, **h, "hits_in_kommun": per_kommun.get(h["kommunkod"], 0)})
+            rows.append({"row_type": "träff", "query": q, **h, "hits_in_kommun": per_kommun.get(h["kommunkod"], 0),
+                         "hits_in_kommun_year": matrix["cells"].get((h["kommunkod"], h["year"]), 0)})
         names = {k["code"]: k["name"] for k in matrix["kommuner"]}
         for code, count in sorted(per_kommun.items()):
             rows.append({"row_type": "antal", "query": q, "municipality": names.get(code), "kommunkod": code,
                          "hits_in_kommun": count})
-    return to_csv(rows, BATCH_FIELDS)
+        for (code, year), count in sorted(matrix["cells"].items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+            rows.append({"row_type": "antal_år", "query": q, "municipality": names.get(code), "kommunkod": code,
+                         "year": year, "hits_in_kommun_year": count})
+    return to_csv(rows, BATCH_FIELDS, variant)
 
 
 # -- report reader ---------------------------------------------------------------------------------
@@ -377,13 +479,32 @@ def table_page(conn: sqlite3.Connection, table_id: str) -> dict:
             "passage": chunk[0] if chunk else None}
 
 
-def table_wide_csv(conn: sqlite3.Connection, table_id: str) -> str:
-    view = table_page(conn, table_id)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(view["wide"]["columns"])
-    writer.writerows(view["wide"]["rows"])
-    return buf.getvalue()
+def table_wide_csv(conn: sqlite3.Connection, table_id: str, variant: str = "csv") -> str:
+    """The table as printed, one CSV row per table row: numbers as numbers (``-77 174`` →
+    ``-77174``; a cell with a unit such as ``73 %`` stays as printed), footnote rows left out
+    (they are on the table page)."""
+    import json
+
+    row = conn.execute("select wide from tables where id = ?", [table_id]).fetchone()
+    if row is None:
+        raise BadRequest(f"Tabellen '{table_id}' finns inte.", status=404)
+    wide = json.loads(row[0])
+    body = [[r[0]] + [_printed_number(c) for c in r[1:]] for r in wide["rows"] if not is_footnote_row(r)]
+    return exports.render(body, header=wide["columns"], variant=variant)
+
+
+def is_footnote_row(cells: list[str]) -> bool:
+    """A row that is a footnote under the table ("*) Avser …"), not data."""
+    return bool(cells) and cells[0].lstrip().startswith("*") and not any(c.strip() for c in cells[1:])
+
+
+def _printed_number(raw: str):
+    from .numbers_sv import parse_number
+
+    parsed = parse_number(raw)
+    if parsed.value is None or parsed.unit:
+        return raw
+    return int(parsed.value) if parsed.value.is_integer() else parsed.value
 
 
 def atom_feed(index: SearchIndex, params: dict, base_url: str) -> str:

@@ -96,7 +96,8 @@ async def test_csv_export(ds):
     r = await get(ds, "/sok.csv?q=SSPF&limit=3")
     assert r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    assert len(rows) == 3 and rows[0]["report_url"].startswith("http") and "SSPF" in "".join(r["text"] for r in rows)
+    hits = [x for x in rows if not x["dubblett_av"]]  # folded near-duplicates follow their hit as rows of their own
+    assert len(hits) == 3 and rows[0]["report_url"].startswith("http") and "SSPF" in "".join(r["text"] for r in rows)
 
 
 async def test_atom_feed(ds):
@@ -129,7 +130,7 @@ async def test_table_pages(ds):
     r = await get(ds, "/tabell/kalmar-2022-06-manadsrapport-t01.csv")
     rows = list(csv.reader(io.StringIO(r.text)))
     assert rows[0] == ["Driftredovisning, tkr", "Budget VR jun 2022", "Prognos VR jun 2022", "Avvikelse"]
-    assert rows[1] == ["Intäkter", "-77 174", "-81 899", "4 725"]
+    assert rows[1] == ["Intäkter", "-77174", "-81899", "4725"]  # issue 14: numbers as numbers, not printed text
     await get(ds, "/tabell/finns-inte", 404)
     r = await get(ds, "/rapportsok/table_cells.json?table_id=kalmar-2022-06-manadsrapport-t01&_shape=array&_size=max")
     assert len(r.json()) == 21
