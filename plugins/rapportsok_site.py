@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from email.parser import BytesParser
 from email.policy import default as email_policy
@@ -17,7 +18,7 @@ from email.policy import default as email_policy
 from datasette import hookimpl
 from datasette.utils.asgi import AsgiStream, Response
 
-from rapportsok import exports
+from rapportsok import charts, exports
 from rapportsok import topics as topics_mod
 from rapportsok import web
 from rapportsok.errors import RapportsokError, SearchError
@@ -292,6 +293,7 @@ def startup(datasette):
 def prepare_jinja2_environment(env):
     env.filters["svdatum"] = web.swedish_date
     env.filters["rapporttyp"] = lambda t: web.TYPE_LABELS.get(t, t or "")
+    env.filters["heat"] = charts.heat_class
     env.filters["tal"] = lambda n: f"{n:,}".replace(",", "\u00a0") if isinstance(n, int) else n
 
 
@@ -313,7 +315,27 @@ def inferred_municipalities(datasette) -> dict[str, str]:
     return _INFERRED[key]
 
 
+RS_PAGE = re.compile(r"^/(sok|batch|rapporter|rapport/.*|tabell/.*|amnen|amne/.*|om)?$")
+
+
 @hookimpl
-def extra_template_vars(datasette):
-    return {"kommun_harledd": lambda report_id: inferred_municipalities(datasette).get(report_id), "rs_nav": [("/sok", "Sök"), ("/amnen", "Ämnen"), ("/rapporter", "Rapporter"), ("/batch", "Batchsökning"),
-                       ("/rapportsok", "Data"), ("/om", "Om")]}
+def extra_template_vars(request, datasette):
+    async def rs_table_hit(table_id, row_index=None, q=None, chunk_id=None):
+        """The header and matching row of a table hit (for _traff_tabell.html)."""
+        if not table_id and chunk_id is None:
+            return None
+        index = await run(get_index, datasette)
+        if not table_id:
+            table_id = await run(with_conn(index, web.table_of_chunk), chunk_id)
+        stems = await run(index.query_stems, q) if q else set()
+        return await run(with_conn(index, web.table_hit), table_id, row_index, q, stems)
+
+    return {**_template_vars(request), "rs_table_hit": rs_table_hit,
+            "kommun_harledd": lambda report_id: inferred_municipalities(datasette).get(report_id)}
+
+
+def _template_vars(request):
+    # rs_page: one of Rapportsök's own pages (body class "rs" scopes our form and table styles)
+    return {"rs_nav": [("/sok", "Sök"), ("/amnen", "Ämnen"), ("/rapporter", "Rapporter"), ("/batch", "Batchsökning"),
+                       ("/rapportsok", "Data"), ("/om", "Om")],
+            "rs_page": bool(request and RS_PAGE.match(request.path)), "rs_export_cap": web.EXPORT_CAP}

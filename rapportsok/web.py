@@ -155,12 +155,21 @@ def url_with(params: dict, **changes) -> str:
 
 
 def filter_options(index: SearchIndex) -> dict:
+    """Filter choices with how many reports (topics: passages) the collection holds for each."""
     conn = index.conn()
+    year_counts = [tuple(r) for r in conn.execute(
+        "select year, count(*) from reports where year is not null group by year order by year")]
+    topic_counts = dict(conn.execute("select topic_id, count(*) from chunk_topics group by topic_id").fetchall()) \
+        if index.topic_table else {}
     return {
         "kommuner": [dict(r) for r in conn.execute(
-            "select distinct municipality as name, kommunkod as code from reports where kommunkod is not null order by municipality")],
-        "years": [r[0] for r in conn.execute("select distinct year from reports where year is not null order by year")],
+            "select municipality as name, kommunkod as code, count(*) as n from reports where kommunkod is not null "
+            "group by municipality, kommunkod order by municipality")],
+        "years": [y for y, _ in year_counts],
+        "year_counts": year_counts,
         "types": [(t, TYPE_LABELS.get(t, t)) for t in index.known_types],
+        "type_counts": dict(conn.execute("select report_type, count(*) from reports group by report_type").fetchall()),
+        "topic_counts": topic_counts,
     }
 
 
@@ -475,8 +484,11 @@ def table_page(conn: sqlite3.Connection, table_id: str) -> dict:
     t = dict(row)
     wide = json.loads(t["wide"])
     chunk = conn.execute("select ordinal from chunks where table_id = ? order by ordinal limit 1", [table_id]).fetchone()
+    from . import charts
+
     return {"table": t, "html": table_html(wide), "wide": wide, "detail": json.loads(t["sum_check_detail"] or "[]"),
-            "passage": chunk[0] if chunk else None}
+            "passage": chunk[0] if chunk else None, "chart": charts.table_chart(t["title"], wide, t["unit"]),
+            "footnotes": [r[0] for r in wide["rows"] if is_footnote_row(r)]}
 
 
 def table_wide_csv(conn: sqlite3.Connection, table_id: str, variant: str = "csv") -> str:
@@ -573,7 +585,11 @@ def topic_page(conn: sqlite3.Connection, topic_id: str) -> dict:
         "select t.id, t.title, t.unit, t.municipality, t.year, t.period, tt.evidence from table_topics tt "
         "join tables t on t.id = tt.table_id where tt.topic_id = ? order by t.municipality, t.year", [topic_id])]
     related = [topics_mod.topics_by_id()[r] for r in topic.related]
-    return {"topic": topic, "years": years, "kommuner": sorted(({"code": k, "name": v} for k, v in kommuner.items()), key=lambda k: k["name"] or ""),
+    from . import charts
+
+    kommun_list = sorted(({"code": k, "name": v} for k, v in kommuner.items()), key=lambda k: k["name"] or "")
+    chart = charts.kommun_year_chart(f"Textavsnitt om {topic.label} per kommun och år", kommun_list, years, matrix_cells)
+    return {"chart": chart, "heat_max": max(matrix_cells.values(), default=0), "topic": topic, "years": years, "kommuner": sorted(({"code": k, "name": v} for k, v in kommuner.items()), key=lambda k: k["name"] or ""),
             "cells": matrix_cells, "per_kommun": {k: v[:3] for k, v in sorted(per_kommun.items())},
             "counts": {k: len(v) for k, v in per_kommun.items()}, "numbers": numbers, "tables": tables,
             "related": related, "total": len(rows)}
@@ -598,3 +614,45 @@ def topic_numbers(rows: list[dict], topic) -> list[dict]:
                 out.append({"sentence": sentence, "municipality": r["municipality"], "year": r["year"], "period": r["period"],
                             "url": reader_url(r["report_id"], r["ordinal"]), "report_id": r["report_id"]})
     return out[:40]
+
+
+# -- table hits in search results ----------------------------------------------------------------
+
+def table_hit(conn: sqlite3.Connection, table_id: str, row_index: int | None = None, q: str | None = None,
+              stems: set[str] | None = None) -> dict | None:
+    """A table hit as a small table: the header and the matching row(s), from the stored table.
+
+    The row is ``row_index`` when the hit names it; otherwise the rows whose label or cells
+    hold the most query words (at most two; the first row when none does).
+    """
+    import json
+
+    row = conn.execute("select id, title, unit, wide from tables where id = ?", [table_id]).fetchone()
+    if row is None:
+        return None
+    wide = json.loads(row["wide"])
+    rows = [(i, r) for i, r in enumerate(wide["rows"]) if not is_footnote_row(r)]
+    if not rows:
+        return None
+    if row_index is not None and 0 <= row_index < len(wide["rows"]):
+        chosen = [(row_index, wide["rows"][row_index])]
+    else:
+        words = [w for w in re.findall(r"\w+", (q or "").lower()) if len(w) >= 3]
+        stems = stems or set()
+
+        def score(r: list[str]) -> int:
+            text = " ".join(r).lower()
+            return sum(1 for w in words if w[:5] in text) + sum(1 for s in stems if len(s) >= 4 and s in text)
+        scored = sorted(((score(r), i, r) for i, r in rows), key=lambda x: (-x[0], x[1]))
+        best = scored[0][0]
+        chosen = [(i, r) for s, i, r in scored[:2] if s == best and best > 0] or [rows[0]]
+        chosen.sort()
+    n_cols = len(wide["columns"])
+    return {"id": row["id"], "title": row["title"], "unit": row["unit"], "columns": wide["columns"],
+            "rows": [r[:n_cols] + [""] * (n_cols - len(r)) for _, r in chosen], "n_rows": len(rows),
+            "url": f"/tabell/{row['id']}"}
+
+
+def table_of_chunk(conn: sqlite3.Connection, chunk_id: int) -> str | None:
+    row = conn.execute("select table_id from chunks where id = ?", [chunk_id]).fetchone()
+    return row[0] if row else None
