@@ -289,11 +289,31 @@ def startup(datasette):
     return warm
 
 
+# Datasette's filter operators and its English description of a filtered table, in Swedish
+SV_OPERATORS = {"=": "=", "!=": "≠", "contains": "innehåller", "ends with": "slutar med", "starts with": "börjar med",
+                "like": "like (SQL)", "not like": "not like (SQL)", "glob": "glob (SQL)", "in": "är en av", "not in": "är inte en av",
+                "is null": "saknar värde", "is not null": "har ett värde", "is blank": "är tom", "is not blank": "är inte tom",
+                "date": "datum", "arraycontains": "lista innehåller", "arraynotcontains": "lista innehåller inte"}
+SV_DESCRIPTION = [(r"\bwhere\b", "där"), (r"\bsorted by\b", "sorterat efter"), (r"\bdescending\b", "fallande"),
+                  (r"\band\b", "och"), (r"\bcontains\b", "innehåller"), (r"\bstarts with\b", "börjar med"),
+                  (r"\bends with\b", "slutar med"), (r"\bis not null\b", "har ett värde"), (r"\bis null\b", "saknar värde"),
+                  (r"\bis not blank\b", "är inte tomt"), (r"\bis blank\b", "är tomt"), (r"\bsearch matches\b", "söker"),
+                  (r"\bin\b", "är en av"), (r"\bis on date\b", "har datumet")]
+
+
+def _sv_description(text: str) -> str:
+    for pattern, sv in SV_DESCRIPTION:
+        text = re.sub(pattern, sv, text)
+    return text
+
+
 @hookimpl
 def prepare_jinja2_environment(env):
     env.filters["svdatum"] = web.swedish_date
     env.filters["rapporttyp"] = lambda t: web.TYPE_LABELS.get(t, t or "")
     env.filters["heat"] = charts.heat_class
+    env.filters["sv_operator"] = lambda op: SV_OPERATORS.get(op, op)
+    env.filters["sv_beskrivning"] = _sv_description
     env.filters["tal"] = lambda n: f"{n:,}".replace(",", "\u00a0") if isinstance(n, int) else n
 
 

@@ -461,7 +461,7 @@ METADATA_LABELS = [
 
 def table_html(wide: dict) -> Markup:
     cols = wide["columns"]
-    out = ['<div class="table-wrap"><table class="report-table"><thead><tr>']
+    out = ['<div class="table-wrap" tabindex="0" role="region" aria-label="Tabell – rulla i sidled för fler kolumner"><table class="report-table"><thead><tr>']
     out += [f'<th scope="col">{html.escape(c)}</th>' for c in cols]
     out.append("</tr></thead><tbody>")
     for row, bold in zip(wide["rows"], wide["bold"]):

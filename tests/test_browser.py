@@ -4,6 +4,7 @@ Skipped, with a message saying how to install it, where no Chromium is installed
 Screenshots of every step are written to test-artifacts/ (not committed).
 """
 
+import json
 import shutil
 import socket
 import subprocess
@@ -108,6 +109,7 @@ def test_search_matrix_reader_and_csv(page, server, tmp_path):
 def test_batch_search_download(page, server, tmp_path):
     page.goto(server + "/batch")
     page.fill("#fragor", "SSPF\nskyddat boende")
+    page.check("input[name=variant][value=csv]")  # the form offers the Excel variant first
     page.screenshot(path=str(ARTIFACTS / "4-batch.png"))
     with page.expect_download() as dl:
         page.click("button[type=submit]")
@@ -127,3 +129,126 @@ def test_keyboard_and_phone_layout(page, server):
     page.goto(server + "/amne/sspf")
     assert page.locator("section.matrix").is_visible()
     page.screenshot(path=str(ARTIFACTS / "6-amne-sspf.png"), full_page=True)
+
+
+# -- issue 14: the site as people use it, at phone and desktop size --------------------------------
+
+AXE = ROOT / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
+SIZES = {"telefon": (390, 844), "dator": (1366, 900)}
+FILTERED = "/sok?q=SSPF&kommun=0880&year_from=2022&type=m%C3%A5nadsrapport&topic=sspf"
+SERIES_TABLE = "nacka-2023-t2-tertialbokslut-t06"   # "jan-jun 2019" … "jan-jun 2023", six rows
+
+
+@pytest.fixture(params=list(SIZES))
+def sized(request, browser):
+    w, h = SIZES[request.param]
+    context = browser.new_context(viewport={"width": w, "height": h}, locale="sv-SE", accept_downloads=True)
+    pg = context.new_page()
+    pg.size_name = request.param
+    yield pg
+    context.close()
+
+
+def _overlaps(a: dict, b: dict) -> bool:
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+
+
+def test_selected_filters_are_readable_and_removable(sized, server):
+    page = sized
+    page.goto(server + FILTERED)
+    page.screenshot(path=str(ARTIFACTS / f"filter-{page.size_name}.png"), full_page=True)
+    width = page.viewport_size["width"]
+    for name in ("kommun", "year_from", "type", "topic"):
+        sel = page.locator(f".filter-grid select[name={name}]")
+        assert sel.is_visible()
+        # the chosen option's text fits inside the select (it was ~33 px wide: "Ka", "202", "Må")
+        text_w, inner_w = page.evaluate("""(el) => { const c = document.createElement('canvas').getContext('2d');
+            c.font = getComputedStyle(el).font; return [c.measureText(el.options[el.selectedIndex].text).width, el.clientWidth]; }""",
+                                        sel.element_handle())
+        assert inner_w >= 120 and text_w + 24 <= inner_w, (name, text_w, inner_w)
+        box = sel.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width
+    chips = page.locator(".chips a.chip")
+    assert chips.count() == 4 and "Kalmar" in chips.first.inner_text()
+    assert page.locator(".chips a", has_text="Rensa filter").is_visible()
+    page.locator(".chips a.chip", has_text="Kalmar").click()
+    page.wait_for_load_state()
+    assert "kommun=" not in page.url and "year_from=2022" in page.url
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_mode_switch_labels_do_not_overlap(sized, server):
+    page = sized
+    for path in ("/sok", "/sok?q=familjehem"):
+        page.goto(server + path)
+        boxes = [page.locator("fieldset.modes label.mode").nth(i).bounding_box() for i in range(3)]
+        legend = page.locator("fieldset.modes legend").bounding_box()
+        for i, a in enumerate(boxes + [legend]):
+            assert a["x"] >= 0 and a["x"] + a["width"] <= page.viewport_size["width"] + 1
+            for b in (boxes + [legend])[i + 1:]:
+                assert not _overlaps(a, b), (path, a, b)
+    page.goto(server + "/sok")
+    assert page.locator(".mode-help").count() == 3 and page.locator(".examples a").count() >= 5
+
+
+def test_table_page_shows_numbers_and_a_chart(sized, server):
+    page = sized
+    page.goto(server + f"/tabell/{SERIES_TABLE}")
+    page.screenshot(path=str(ARTIFACTS / f"tabell-{page.size_name}.png"), full_page=True)
+    first_number = page.locator("table.report-table tbody tr").first.locator("td").first
+    box = first_number.bounding_box()
+    assert first_number.inner_text().strip() == "1 230"
+    assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"], box  # visible without scrolling
+    if page.size_name == "telefon":
+        assert page.locator(".scroll-hint").is_visible()
+    else:
+        row = page.locator("table.report-table tbody tr").nth(2).bounding_box()
+        assert row["height"] < 40, row  # compact rows on a desktop
+    # one line per table row, one point per period column
+    chart = page.locator("figure.chart svg")
+    assert chart.is_visible() and chart.get_attribute("role") == "img"
+    assert page.locator("figure.chart svg .serie-0 circle.dot").count() == 5
+    assert page.locator("figure.chart svg .serie-5 circle.dot").count() == 5
+    assert page.locator("figure.chart svg .serie-6").count() == 0
+
+
+def test_reports_list_is_readable_on_a_phone(sized, server):
+    page = sized
+    page.goto(server + "/rapporter")
+    page.screenshot(path=str(ARTIFACTS / f"rapporter-{page.size_name}.png"), full_page=True)
+    title = page.locator("table.stack tbody th a").first
+    box = title.bounding_box()
+    assert box["x"] + box["width"] <= page.viewport_size["width"] and title.inner_text().strip()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_batch_form_fits_the_screen(sized, server):
+    page = sized
+    page.goto(server + "/batch")
+    for sel in ("#fragor", "input[name=n]", "select[name=mode]", "#fil"):
+        box = page.locator(sel).bounding_box()
+        assert box["width"] >= 60 and box["x"] + box["width"] <= page.viewport_size["width"] + 1, (sel, box)
+    label = page.locator("label[for=fragor]").bounding_box()
+    assert label["height"] < 60  # not one word per line
+
+
+AXE_PAGES = ["/", "/sok", FILTERED, "/sok?q=skyddat+boende", f"/tabell/{SERIES_TABLE}",
+             "/rapport/nacka-2023-t2-tertialbokslut?passage=5&q=SSPF", "/rapporter", "/amnen", "/amne/sspf", "/batch",
+             "/om", "/finns-inte", "/rapportsok", "/rapportsok/chunks", "/rapportsok/chunks/1",
+             "/rapportsok/table_cells?table_id=kalmar-2022-06-manadsrapport-t01", "/rapportsok?sql=select+1",
+             "/rapportsok/tal_i_tabeller?rad=skyddat+boende"]
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed: run 'npm install --prefix tests/js' (scripts/test.sh does)")
+def test_axe_finds_no_serious_violations(sized, server):
+    page = sized
+    found = {}
+    for path in AXE_PAGES:
+        page.goto(server + path)
+        page.add_script_tag(path=str(AXE))
+        violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))""")
+        if violations:
+            found[path] = violations
+    assert not found, json.dumps(found, ensure_ascii=False, indent=1)
