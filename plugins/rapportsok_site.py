@@ -18,7 +18,7 @@ from email.policy import default as email_policy
 from datasette import hookimpl
 from datasette.utils.asgi import AsgiStream, Response
 
-from rapportsok import charts, exports
+from rapportsok import charts, collection, exports, reader_nav
 from rapportsok import topics as topics_mod
 from rapportsok import web
 from rapportsok.errors import RapportsokError, SearchError
@@ -210,8 +210,12 @@ async def rapport(datasette, request):
         passage_n = int(passage) if passage not in (None, "") else None
     except ValueError:
         return await _error(datasette, request, "Textavsnittets nummer måste vara ett heltal.", 400)
+    try:
+        nav = await run(with_conn(index, reader_nav.navigation), index, report_id, passage_n, _params(request))
+    except Exception:  # navigation is a help; the report must open without it
+        nav = {"toc": [], "hits": [], "prev": None, "next": None, "position": None, "back_url": None}
     return await page(datasette, request, "rapport.html", with_conn(index, web.report_page), report_id, passage_n,
-                      request.args.get("q"), index)
+                      request.args.get("q"), index, extra={"nav": nav})
 
 
 async def rapporter(datasette, request):
@@ -350,7 +354,13 @@ def extra_template_vars(request, datasette):
         stems = await run(index.query_stems, q) if q else set()
         return await run(with_conn(index, web.table_hit), table_id, row_index, q, stems)
 
-    return {**_template_vars(request), "rs_table_hit": rs_table_hit,
+    async def rs_collection():
+        """The collection overview (reports per kommun and year, licences) for _samlingen.html."""
+        index = await run(get_index, datasette)
+        o = await run(with_conn(index, collection.overview))
+        return {**o, "summary": collection.summary(o)}
+
+    return {**_template_vars(request), "rs_table_hit": rs_table_hit, "rs_collection": rs_collection,
             "kommun_harledd": lambda report_id: inferred_municipalities(datasette).get(report_id)}
 
 
