@@ -12,4 +12,10 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "chromium not installed (apt-get install chromium); browser tests will be skipped"
   fi
 fi
+# axe-core for the accessibility checks in the browser tests (test-only, never served by the site)
+if command -v npm >/dev/null 2>&1; then
+  npm install --prefix tests/js --no-audit --no-fund --silent || echo "axe-core could not be installed; the accessibility test will be skipped"
+else
+  echo "npm not installed (apt-get install npm); the accessibility test will be skipped"
+fi
 exec .venv/bin/python -m pytest -q -rs "$@"
