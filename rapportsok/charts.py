@@ -110,6 +110,9 @@ def line_chart(title: str, x: list[str], lines: list[tuple[str, list[float | Non
     for name, values in lines:
         chart.add(name, values)
     svg = chart.render(is_unicode=True)
+    # no script (pygal's config for its tooltip script, which is off) and no comments with URLs
+    svg = re.sub(r"<script.*?</script>", "", svg, flags=re.S)
+    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
     svg = svg.replace("<svg ", f'<svg role="img" aria-labelledby="{chart_id}-titel" ', 1)
     svg = re.sub(r"<title>.*?</title>", "", svg, count=1, flags=re.S)
     svg = svg.replace(">", f'><title id="{chart_id}-titel">{_escape(title)}</title>', 1)
