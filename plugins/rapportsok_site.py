@@ -211,7 +211,8 @@ async def rapport(datasette, request):
     except ValueError:
         return await _error(datasette, request, "Textavsnittets nummer måste vara ett heltal.", 400)
     try:
-        nav = await run(with_conn(index, reader_nav.navigation), index, report_id, passage_n, _params(request))
+        nav = await run(with_conn(index, reader_nav.navigation), index, report_id, passage_n, _params(request),
+                        request.headers.get("referer"))
     except Exception:  # navigation is a help; the report must open without it
         nav = {"toc": [], "hits": [], "prev": None, "next": None, "position": None, "back_url": None}
     return await page(datasette, request, "rapport.html", with_conn(index, web.report_page), report_id, passage_n,

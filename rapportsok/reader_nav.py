@@ -4,7 +4,7 @@ hits inside the report (previous/next) and the way back to the search results.""
 from __future__ import annotations
 
 import sqlite3
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .errors import SearchError
 
@@ -52,8 +52,10 @@ def _also(hit: dict, report_id: str) -> list[int]:
     return out
 
 
-def navigation(conn: sqlite3.Connection, index, report_id: str, passage: int | None, params: dict) -> dict:
-    """``toc``, and with a query: the hits in the report, the previous/next hit and the search URL."""
+def navigation(conn: sqlite3.Connection, index, report_id: str, passage: int | None, params: dict,
+               referer: str | None = None) -> dict:
+    """``toc``, and with a query: the hits in the report, the previous/next hit and the search URL
+    (the search page the reader came from, with its filters and page, when the browser says so)."""
     q = (params.get("q") or "").strip() if isinstance(params.get("q"), str) else ""
     nav: dict = {"toc": table_of_contents(conn, report_id), "hits": [], "prev": None, "next": None, "position": None,
                  "back_url": None}
@@ -63,6 +65,10 @@ def navigation(conn: sqlite3.Connection, index, report_id: str, passage: int | N
     nav["hits"] = hits
     back = {k: params[k] for k in SEARCH_KEYS if isinstance(params.get(k), str) and params.get(k)}
     nav["back_url"] = "/sok?" + urlencode(back)
+    if referer:
+        parts = urlsplit(referer)
+        if parts.path == "/sok" and parts.query and dict(parse_qsl(parts.query)).get("q", "").strip() == q:
+            nav["back_url"] = "/sok?" + parts.query
     keep = {k: v for k, v in back.items() if k != "page"}
 
     def url(n: int) -> str:

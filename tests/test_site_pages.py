@@ -112,3 +112,12 @@ async def test_datasette_pages_are_swedish(ds):
     assert " ms" not in table.split('<footer')[1]
     query = await get(ds, "/rapportsok/tal_i_tabeller?rad=skyddat+boende")
     assert "Tal i tabellerna" in query and 'value="Kör SQL"' in query
+
+
+async def test_back_to_results_keeps_the_filters_and_page_it_came_from(ds):
+    r = await ds.client.get("/rapport/kalmar-2022-05-kallelse?passage=20&q=familjehem",
+                            headers={"referer": "http://localhost/sok?q=familjehem&kommun=0880&page=2"})
+    assert 'href="/sok?q=familjehem&amp;kommun=0880&amp;page=2">← Tillbaka till sökresultatet' in r.text
+    other = await ds.client.get("/rapport/kalmar-2022-05-kallelse?passage=20&q=familjehem",
+                                headers={"referer": "http://localhost/sok?q=annat"})
+    assert 'href="/sok?q=familjehem">← Tillbaka' in other.text
