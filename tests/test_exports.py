@@ -162,3 +162,18 @@ async def test_csv_routes_answer_errors_as_plain_text(ds, path):
     assert r.status_code in (400, 404)
     assert r.headers["content-type"].startswith("text/plain") and "<html" not in r.text.lower()
     assert r.text.startswith("Fel: ")
+
+
+@pytest.mark.parametrize("variant", ["csv", "excel"])
+def test_cli_csv_uses_the_same_writer(built_db, variant):
+    from click.testing import CliRunner
+
+    from rapportsok.cli import main
+
+    args = ["search", "Haparanda", "--mode", "keyword", "--csv", "--db", str(built_db)] + (["--excel"] if variant == "excel" else [])
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    raw = result.stdout_bytes
+    rows, frame = _check_variant(raw, variant)
+    assert any(r["text"].startswith("'- 21 Haparanda") for r in rows)
+    assert set(frame["kommunkod"]) == {"0880"}
