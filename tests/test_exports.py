@@ -109,16 +109,20 @@ async def test_table_csv_leaves_out_footnotes(ds, conn):
 
     found = None
     for tid, wide in conn.execute("select id, wide from tables"):
-        rows = json.loads(wide)["rows"]
-        if any(r[0].startswith("*") and not any(c.strip() for c in r[1:]) for r in rows):
-            found = tid, rows
+        wide = json.loads(wide)
+        if wide.get("footnotes") or any(r[0].startswith("*") and not any(c.strip() for c in r[1:]) for r in wide["rows"]):
+            found = tid, wide
             break
-    assert found, "the corpus has a table with a footnote row"
-    tid, rows = found
+    assert found, "the corpus has a table with a footnote"
+    tid, wide = found
     r = await ds.client.get(f"/tabell/{tid}.csv")
     body = list(csv.reader(io.StringIO(r.text)))
-    assert len(body) == 1 + sum(1 for x in rows if not (x[0].startswith("*") and not any(c.strip() for c in x[1:])))
+    data_rows = [x for x in wide["rows"] if not (x[0].startswith("*") and not any(c.strip() for c in x[1:]))]
+    assert len(body) == 1 + len(data_rows)
     assert not any(b[0].startswith(("*", "'*")) for b in body[1:])
+    page = (await ds.client.get(f"/tabell/{tid}")).text
+    for note in wide.get("footnotes", []):
+        assert note in page  # the footnote is shown under the table instead
 
 
 @pytest.mark.parametrize("variant", ["csv", "excel"])
