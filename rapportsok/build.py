@@ -29,7 +29,7 @@ from .manifest import MANIFEST_NAME, load_manifest
 from .reports import METADATA_FIELDS, ParsedReport, load_report
 from .textio import DEFAULT_MAX_BYTES
 
-CORPUS_SUFFIXES = (".txt", ".md")
+CORPUS_SUFFIXES = (".txt", ".md", ".pdf")
 
 
 @dataclass
@@ -107,9 +107,19 @@ def parse_corpus(opts: BuildOptions) -> tuple[list[ParsedReport], list[str]]:
     reports: list[ParsedReport] = []
     for i, path in enumerate(files, 1):
         log(opts, f"[{i}/{len(files)}] läser {path.name}")
-        rep = load_report(path, manifest.get(path.name), opts.max_bytes)
+        try:
+            rep = load_report(path, manifest.get(path.name), opts.max_bytes, log=lambda m: log(opts, m))
+        except CorpusError as exc:
+            if path.suffix.lower() != ".pdf":
+                raise
+            # an unreadable PDF (encrypted, damaged, not a PDF, no pages, no text) is skipped, not fatal
+            warnings.append(f"{exc} – skipped")
+            log(opts, f"varning: {exc} – hoppar över filen")
+            continue
         warnings.extend(rep.warnings)
         reports.append(rep)
+    if not reports:
+        raise CorpusError(opts.corpus, "no report could be read (see the warnings above)")
     ids: dict[str, str] = {}
     for rep in reports:
         if rep.id in ids:
@@ -149,6 +159,7 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
     db = sqlite_utils.Database(path)
     database.create_reference_tables(db)
     report_rows, meta_rows, section_rows, chunk_rows, table_rows, cell_rows = [], [], [], [], [], []
+    page_rows: list[dict] = []
     term_rows: list[dict] = []
     section_id = 0
     chunk_id = 0
@@ -162,8 +173,13 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
             "n_chars": len(rep.source.text), "n_words": len(swedish.WORD_RE.findall(rep.source.text)),
             "n_sections": len(rep.doc.sections), "n_chunks": len(rep.chunks), "text": rep.source.text,
             "municipality_inferred": int(rep.municipality_inferred), "municipality_evidence": rep.municipality_evidence,
+            "n_pages": len(rep.pdf.pages) if rep.pdf else None,
+            "ocr_pages": sum(p.ocr for p in rep.pdf.pages) if rep.pdf else None,
         })
         report_rows.append(row)
+        if rep.pdf:
+            page_rows.extend({"report_id": rep.id, "page": p.number, "char_start": p.start, "char_end": p.end,
+                              "ocr": int(p.ocr), "ocr_confidence": p.ocr_confidence} for p in rep.pdf.pages)
         for name, fv in rep.fields.items():
             meta_rows.append({
                 "report_id": rep.id, "field": name, "value": None if fv.value is None else str(fv.value),
@@ -180,6 +196,7 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
                 "heading": sec.heading, "path": " › ".join(sec.path),
                 "parent_id": ids.get(sec.parent) if sec.parent is not None else None,
                 "char_start": sec.start, "char_end": sec.end, "kind": sec.kind,
+                **page_fields(rep, sec.start, sec.end),
             })
         table_ids: dict[int, str] = {}
         for t in rep.tables:
@@ -207,31 +224,33 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
                 "char_start": ch.start, "char_end": ch.end, "text": ch.text, "word_count": ch.words,
                 "content_hash": ch.hash,
                 "table_id": table_ids.get(table.ordinal) if table is not None else None,
+                **page_fields(rep, ch.start, ch.end),
             })
             term_rows.append({"id": chunk_id, "search_terms": swedish.search_terms(terms_text)})
     log(opts, f"skriver {len(report_rows)} rapporter, {len(section_rows)} avsnitt, {len(chunk_rows)} textavsnitt")
     database.write_rows(db, "reports", report_rows, pk="id", foreign_keys=[("kommunkod", "municipalities", "kommunkod")],
                         columns={"year": int, "document_date": str, "period": str, "kommunkod": str,
-                                 "municipality_evidence": str})
+                                 "municipality_evidence": str, "n_pages": int, "ocr_pages": int})
+    database.write_pages(db, page_rows)
     database.write_rows(db, "report_metadata", meta_rows, pk=("report_id", "field"), foreign_keys=[("report_id", "reports", "id")])
     database.write_rows(db, "sections", section_rows, pk="id",
                         foreign_keys=[("report_id", "reports", "id"), ("parent_id", "sections", "id")],
-                        columns={"parent_id": int})
+                        columns={"parent_id": int, **PAGE_COLUMNS})
     database.write_rows(db, "chunks", chunk_rows, pk="id",
                         foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],
-                        columns={"section_id": int, "heading": str, "table_id": str})
+                        columns={"section_id": int, "heading": str, "table_id": str, **PAGE_COLUMNS})
     database.write_rows(db, "chunk_terms", term_rows, pk="id", foreign_keys=[("id", "chunks", "id")])
     database.write_rows(db, "tables", [{k: v for k, v in t.items() if not k.startswith("_")} for t in table_rows], pk="id",
                         foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],
                         columns={"section_id": int, "unit": str, "unit_source": str, "unit_evidence": str, "caption": str,
-                                 "page_start": int, "page_end": int})
+                                 **PAGE_COLUMNS})
     table_topic_map = {t["id"]: sorted({tag.topic for tag in tagging.lexical_tags(t["_search_text"])}) for t in table_rows}
     for c in cell_rows:
         c["topics"] = ";".join(table_topic_map[c["table_id"]])
     database.write_rows(db, "table_cells", cell_rows, pk=("table_id", "row_index", "column_index"),
                         foreign_keys=[("table_id", "tables", "id"), ("report_id", "reports", "id")],
                         columns={"value": float, "unit": str, "unit_source": str, "unit_evidence": str, "empty_mark": str,
-                                 "raw": str, "period": str, "page_start": int, "page_end": int})
+                                 "raw": str, "period": str, **PAGE_COLUMNS})
     table_summary = summarise_tables(table_rows, cell_rows)
     embedding_stats: dict = {}
     vectors, embedder = None, None
@@ -266,7 +285,7 @@ def table_row(rep: ParsedReport, t, tid: str, section_ids: dict[int, int]) -> di
         "wide": tables.to_json(t.wide()), "municipality": rep.value("municipality"), "kommunkod": rep.value("kommunkod"),
         "municipality_inferred": int(rep.municipality_inferred),
         "year": rep.value("year"), "period": rep.value("period"), "source_file": rep.source_file,
-        "page_start": None, "page_end": None,
+        **page_fields(rep, t.start, t.end),
         "_search_text": t.search_text(),
     }
 
@@ -281,8 +300,17 @@ def cell_row(rep: ParsedReport, t, tid: str, c) -> dict:
         "municipality": rep.value("municipality"), "kommunkod": rep.value("kommunkod"),
         "municipality_inferred": int(rep.municipality_inferred), "year": rep.value("year"),
         "report_period": rep.value("period"), "source_file": rep.source_file,
-        "page_start": None, "page_end": None, "char_start": c.row_start, "char_end": c.row_end,
+        **page_fields(rep, c.row_start, c.row_end), "char_start": c.row_start, "char_end": c.row_end,
     }
+
+
+PAGE_COLUMNS = {"page_start": int, "page_end": int}
+
+
+def page_fields(rep: ParsedReport, start: int, end: int) -> dict:
+    """``page_start``/``page_end`` of a span of a PDF report (None for text files)."""
+    first, last = rep.pages(start, end)
+    return {"page_start": first, "page_end": last}
 
 
 def summarise_tables(table_rows: list[dict], cell_rows: list[dict]) -> dict:

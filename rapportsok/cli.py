@@ -79,7 +79,7 @@ def datasette_command(db: Path) -> list[str]:
 
 
 HIT_FIELDS = ["rank", "score", "report_id", "source_file", "municipality", "kommunkod", "year", "period",
-              "report_type", "section", "char_start", "char_end", "text"]
+              "report_type", "section", "char_start", "char_end", "text", "page", "page_end"]
 
 
 @main.command(help="Sök i databasen. Exempel: rapportsok search \"brist på familjehem\" --kommun Kalmar --json")

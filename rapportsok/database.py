@@ -5,6 +5,9 @@ The schema (see also ``metadata.yml`` for the Swedish labels):
 ``municipalities``     the 290 municipalities (SCB kommunkod, län)
 ``reports``            one row per report: provenance, metadata and the full text
 ``report_metadata``    per report and field: value, source (manifest/detected), confidence, evidence
+``report_pages``       PDF reports: per page its text span (offsets), whether it was OCR'd and Tesseract's
+                       mean word confidence; sections, chunks, tables and table_cells carry
+                       ``page_start``/``page_end`` (NULL for text files)
 ``sections``           the section tree with offsets
 ``chunks``             passages with offsets, section path, word count, content hash
 ``chunk_terms``        per passage the Swedish search terms (stems and compound parts; internal)
@@ -39,6 +42,13 @@ def create_reference_tables(db: sqlite_utils.Database) -> None:
 def write_rows(db: sqlite_utils.Database, table: str, rows: Iterable[dict], pk, foreign_keys=None,
                columns: dict | None = None) -> None:
     db[table].insert_all(rows, pk=pk, foreign_keys=foreign_keys or [], columns=columns or {}, batch_size=500)
+
+
+def write_pages(db: sqlite_utils.Database, rows: list[dict]) -> None:
+    """The page map of the PDF reports (the table exists, empty, when the corpus has no PDF)."""
+    db["report_pages"].create({"report_id": str, "page": int, "char_start": int, "char_end": int, "ocr": int,
+                               "ocr_confidence": float}, pk=("report_id", "page"), foreign_keys=[("report_id", "reports", "id")])
+    db["report_pages"].insert_all(rows, batch_size=500)
 
 
 def create_fts(db: sqlite_utils.Database) -> None:

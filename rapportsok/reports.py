@@ -12,10 +12,12 @@ from pathlib import Path
 
 from . import municipalities
 from .chunking import Chunk, chunk_document
-from .detect import SURE, UNKNOWN, Detected, detect_all
+from .detect import SURE, UNKNOWN, UNSURE, Detected, detect_all
+from .ingest.pdf import PdfText, read_pdf
 from .manifest import ManifestEntry
 from .structure import Document, parse
 from .tables import Table, tables_of
+from .errors import CorpusError
 from .textio import SourceText, read_report
 
 METADATA_FIELDS = [
@@ -48,6 +50,11 @@ class ParsedReport:
     fields: dict[str, FieldValue]
     tables: list[Table] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    pdf: PdfText | None = None          # page map and properties of a PDF report (None for text files)
+
+    def pages(self, start: int, end: int) -> tuple[int | None, int | None]:
+        """First and last page of ``text[start:end]`` (None, None for text files)."""
+        return self.pdf.span(start, end) if self.pdf else (None, None)
 
     def table_at(self, offset: int) -> Table | None:
         return next((t for t in self.tables if t.start <= offset < t.end + 1), None)
@@ -149,15 +156,48 @@ def mark_inferred_municipality(detected: dict[str, Detected], fields: dict[str, 
             fields[name].evidence = f"{fields[name].evidence}; {evidence}"
 
 
-def load_report(path: Path, entry: ManifestEntry | None, max_bytes: int) -> ParsedReport:
-    source = read_report(path, max_bytes=max_bytes)
+PDF_SIZE_FACTOR = 10  # scanned PDFs are large: the size limit for a PDF is ten times that for text
+
+
+def read_source(path: Path, max_bytes: int, log=None) -> tuple[SourceText, PdfText | None]:
+    """The report text of a corpus file; for a PDF also its page map (the text is the PDF's extracted text)."""
+    if path.suffix.lower() != ".pdf":
+        return read_report(path, max_bytes=max_bytes), None
+    size = path.stat().st_size
+    if size > max_bytes * PDF_SIZE_FACTOR:
+        raise CorpusError(path, f"file is {size / 1e6:.1f} MB; the limit for a PDF is {max_bytes * PDF_SIZE_FACTOR / 1e6:.1f} MB "
+                                "(raise it with --max-file-mb)")
+    if size == 0:
+        raise CorpusError(path, "file is empty")
+    pdf = read_pdf(path, log=log)
+    return SourceText(path=path, text=pdf.text, sha256=pdf.sha256, encoding="pdf", warnings=list(pdf.warnings)), pdf
+
+
+def pdf_detections(pdf: PdfText, detected: dict[str, Detected]) -> dict[str, Detected]:
+    """The PDF's own properties fill what the text does not state: title, document date."""
+    props = pdf.properties
+    out = dict(detected)
+    title = props.get("title")
+    if title and (detected.get("title") is None or detected["title"].value is None):
+        out["title"] = Detected(title, UNSURE, "PDF-egenskapen Title")
+    created = props.get("created")
+    if created and (detected.get("document_date") is None or detected["document_date"].value is None):
+        out["document_date"] = Detected(created, UNSURE, "PDF-egenskapen CreationDate (när filen skapades)")
+    return out
+
+
+def load_report(path: Path, entry: ManifestEntry | None, max_bytes: int, log=None) -> ParsedReport:
+    source, pdf = read_source(path, max_bytes, log)
     doc = parse(source.text)
     chunks = chunk_document(doc)
-    fields, warnings = merge_metadata(path, detect_all(source.text), entry)
+    detected = detect_all(source.text)
+    if pdf is not None:
+        detected = pdf_detections(pdf, detected)
+    fields, warnings = merge_metadata(path, detected, entry)
     warnings = source.warnings + warnings
     if entry is None:
         summary = ", ".join(f"{k}={fields[k].value!r} ({fields[k].confidence})" for k in ("municipality", "report_type", "period"))
         warnings.append(f"{path}: not listed in manifest.csv; using detected metadata: {summary}")
     rid = entry.id if entry else slug(path.stem)
     return ParsedReport(id=rid, source=source, doc=doc, chunks=chunks, fields=fields, tables=tables_of(doc),
-                        warnings=warnings)
+                        warnings=warnings, pdf=pdf)

@@ -641,7 +641,8 @@ class SearchIndex:
         ids = [cid for cid, _, _ in page] + [d for _, _, dups in page for d in dups]
         rows = {r["chunk_id"]: dict(r) for r in self.conn().execute(
             "select c.id as chunk_id, c.report_id, r.source_file, r.municipality, r.kommunkod, r.year, r.period, "
-            "r.report_type, r.title, c.section, c.heading, c.ordinal, c.kind, c.char_start, c.char_end, c.text "
+            "r.report_type, r.title, c.section, c.heading, c.ordinal, c.kind, c.char_start, c.char_end, c.text, "
+            "c.page_start, c.page_end "
             f"from chunks c join reports r on r.id = c.report_id where c.id in ({','.join('?' * len(ids))})", ids)}
         stems = self.query_stems(req.q)
         hits = []
@@ -654,6 +655,7 @@ class SearchIndex:
                 "char_end": row["char_end"], "text": row["text"], "score": round(float(score), 6), "rank": 0,
                 "mode": req.mode, "title": row["title"], "heading": row["heading"], "chunk_id": cid,
                 "passage": row["ordinal"], "kind": row["kind"],
+                "page": row["page_start"], "page_end": row["page_end"],  # PDF pages (None for text files)
                 "url": f"/rapport/{row['report_id']}#passage-{row['ordinal']}",
                 "scores": {
                     "keyword": signals.get(cid, {}).get("keyword", {}).get("score"),

@@ -27,7 +27,7 @@ from .tables import tables_of
 PAGE_SIZE = 10
 EXPORT_FIELDS = ["rank", "score", "report_id", "source_file", "municipality", "kommunkod", "year", "period",
                  "report_type", "section", "char_start", "char_end", "text", "mode", "keyword_score", "semantic_score",
-                 "title", "report_url", "topics"]
+                 "title", "report_url", "topics", "page", "page_end"]
 MONTHS_SV = ["januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
              "november", "december"]
 TYPE_LABELS = {
@@ -180,6 +180,7 @@ def export_rows(index: SearchIndex, resp: SearchResponse, base_url: str = "") ->
     for h in resp.hits:
         row = {k: h[k] for k in ("rank", "score", "report_id", "source_file", "municipality", "kommunkod", "year", "period",
                                  "report_type", "section", "char_start", "char_end", "text", "mode", "title")}
+        row["page"], row["page_end"] = h.get("page"), h.get("page_end")  # PDF pages (empty for text files)
         row["keyword_score"] = h["scores"]["keyword"]
         row["semantic_score"] = h["scores"]["semantic"]
         row["report_url"] = base_url + reader_url(h["report_id"], h["passage"])
