@@ -1,4 +1,4 @@
-"""Command line: ``rapportsok build | serve | search | info``."""
+"""Command line: ``rapportsok build | add | serve | search | info``."""
 
 from __future__ import annotations
 
@@ -44,6 +44,34 @@ def build(corpus, db_path, model, device, batch_size, no_embed, max_file_mb, qui
         run_build(opts)
     except RapportsokError as exc:
         _fail(exc)
+
+
+@main.command(help="Lägg till en rapport (PDF eller text) i korpusen med en kontrollerad rad i manifest.csv. "
+                   "Exempel: rapportsok add Tertialrapport.pdf --kommun Kalmar --typ tertialrapport --period \"T1 2024\"")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--kommun", help="Kommunens namn eller SCB-kod (annars den som hittas i texten).")
+@click.option("--typ", help="Rapporttyp, t.ex. månadsrapport, tertialrapport, kallelse.")
+@click.option("--period", help="Period: 2022, 2022-06, T2 2023, Q1 2022 eller H1 2022.")
+@click.option("--datum", help="Dokumentets datum, ÅÅÅÅ-MM-DD.")
+@click.option("--url", help="Källadress (http/https).")
+@click.option("--corpus", type=click.Path(path_type=Path), default=None, help="Korpusmapp (standard: corpus/).")
+def add(file, kommun, typ, period, datum, url, corpus):
+    from .add import add_report
+
+    try:
+        result = add_report(file, corpus or paths.corpus_dir(), kommun=kommun, typ=typ, period=period, datum=datum, url=url)
+    except RapportsokError as exc:
+        _fail(exc)
+    row = result["row"]
+    click.echo(f"Lade till {row['file']} som '{row['id']}' i manifest.csv:")
+    for k, v in row.items():
+        if k not in ("id", "file"):
+            how = result["detected"].get(k)
+            click.echo(f"  {k}: {v}" + (f"  (hittat i texten – {how})" if how else ""))
+    for w in result["warnings"]:
+        if "not listed in manifest.csv" not in w:
+            click.echo(f"varning: {w}", err=True)
+    click.echo("Kör 'rapportsok build' för att bygga om databasen.")
 
 
 @main.command(help="Starta webbplatsen (Datasette, skrivskyddad) på den byggda databasen.")

@@ -226,6 +226,8 @@ def test_the_same_queries_find_the_same_passages(built_db, pdf_build):
     assert text_index.search(parse_request({"q": "familjehem", "mode": "keyword"}, known_types=text_index.known_types)).hits[0]["page"] is None
 
 
+@pytest.mark.skipif(bool(__import__("rapportsok.ingest.ocr", fromlist=["available"]).available()),
+                    reason="Tesseract with Swedish is not installed (scripts/install.sh installs it)")
 def test_scanned_page_is_read_by_ocr(pdf_conn):
     page = pdf_conn.execute("select p.* from report_pages p join reports r on r.id = p.report_id "
                             "where r.source_file = 'kungsor-manadsrapport-2019-02.pdf' and p.page = 2").fetchone()
@@ -325,3 +327,35 @@ def test_text_layer_without_spaces_and_no_tesseract_warns_once_and_continues(tmp
     assert "tesseract" in result.warnings[0]
     assert "familjehem" in result.text and "Socialnamnden" not in result.text
     assert result.page_of(result.text.index("Tredje sidan")) == 3
+
+
+# --- rapportsok add ------------------------------------------------------------------------------------
+
+def test_add_copies_the_pdf_and_appends_a_validated_manifest_row(tmp_path):
+    from rapportsok.add import add_report
+    from rapportsok.errors import RapportsokError
+    from rapportsok.manifest import load_manifest
+
+    corpus = tmp_path / "corpus"
+    src = FIXTURES / "kalmar-manadsrapport-2022-06.pdf"
+    result = add_report(src, corpus, typ="månadsrapport", url="https://www.kalmar.se/rapport.pdf")
+    entry = load_manifest(corpus)["kalmar-manadsrapport-2022-06.pdf"]
+    assert (corpus / src.name).read_bytes() == src.read_bytes()
+    assert entry.values["kommunkod"] == "0880" and entry.values["period"] == "2022-06"    # detected
+    assert entry.values["source_url"] == "https://www.kalmar.se/rapport.pdf"             # given
+    assert "kommunkod" in result["detected"] and "source_url" not in result["detected"]
+    before = (corpus / "manifest.csv").read_text(encoding="utf-8")
+    for kwargs, message in [({"kommun": "Narnia"}, "--kommun"), ({"period": "T4 2023"}, "--period"),
+                            ({"typ": "roman"}, "--typ"), ({"datum": "24/5 2022"}, "--datum")]:
+        with pytest.raises(RapportsokError, match=message):
+            add_report(FIXTURES / "nacka-tertialbokslut-2-2023.pdf", corpus, **kwargs)
+    with pytest.raises(RapportsokError, match="redan"):
+        add_report(src, corpus)
+    copy = tmp_path / "kopia.pdf"
+    shutil.copy(src, copy)
+    with pytest.raises(RapportsokError, match="samma fil finns redan"):
+        add_report(copy, corpus)
+    assert (corpus / "manifest.csv").read_text(encoding="utf-8") == before
+    assert sorted(p.name for p in corpus.iterdir()) == ["kalmar-manadsrapport-2022-06.pdf", "manifest.csv"]
+    add_report(FIXTURES / "nacka-tertialbokslut-2-2023.pdf", corpus, kommun="Nacka", period="T2 2023")
+    assert load_manifest(corpus)["nacka-tertialbokslut-2-2023.pdf"].values["year"] == 2023
