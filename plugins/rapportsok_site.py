@@ -210,13 +210,33 @@ async def rapport(datasette, request):
         passage_n = int(passage) if passage not in (None, "") else None
     except ValueError:
         return await _error(datasette, request, "Textavsnittets nummer måste vara ett heltal.", 400)
+    sida = request.args.get("sida")
+    try:
+        sida_n = int(sida) if sida not in (None, "") else None
+    except ValueError:
+        return await _error(datasette, request, "Sidnumret (sida) måste vara ett heltal.", 400)
     try:
         nav = await run(with_conn(index, reader_nav.navigation), index, report_id, passage_n, _params(request),
                         request.headers.get("referer"))
     except Exception:  # navigation is a help; the report must open without it
         nav = {"toc": [], "hits": [], "prev": None, "next": None, "position": None, "back_url": None}
     return await page(datasette, request, "rapport.html", with_conn(index, web.report_page), report_id, passage_n,
-                      request.args.get("q"), index, extra={"nav": nav})
+                      request.args.get("q"), index, sida_n, extra={"nav": nav})
+
+
+async def original_pdf(datasette, request):
+    """The report's original PDF, read-only from the corpus folder (only files the database lists)."""
+    from rapportsok import paths
+
+    index = await run(get_index, datasette)
+    try:
+        path = await run(with_conn(index, web.original_pdf), request.url_vars["report_id"], paths.corpus_dir())
+    except web.BadRequest as exc:
+        return await _error(datasette, request, str(exc), exc.status)
+    body = await run(path.read_bytes)
+    return Response(body, content_type="application/pdf",
+                    headers={"content-disposition": f'inline; filename="{path.name}"', "cache-control": "public, max-age=3600",
+                             "x-content-type-options": "nosniff"})
 
 
 async def rapporter(datasette, request):
@@ -271,6 +291,7 @@ def register_routes():
         (r"^/batch$", batch),
         (r"^/rapporter$", rapporter),
         (r"^/rapport/(?P<report_id>[A-Za-z0-9_-]+)$", rapport),
+        (r"^/rapport/(?P<report_id>[A-Za-z0-9_-]+)/original\.pdf$", original_pdf),
         (r"^/tabell/(?P<table_id>[A-Za-z0-9_-]+)$", tabell),
         (r"^/tabell/(?P<table_id>[A-Za-z0-9_-]+)\.(?P<format>csv)$", tabell),
         (r"^/amnen$", amnen),

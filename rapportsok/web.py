@@ -5,6 +5,8 @@ here and renders templates; everything here is plain Python and tested directly.
 
 from __future__ import annotations
 
+import bisect
+
 import csv
 import html
 import math
@@ -12,6 +14,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from urllib.parse import urlencode
 
 from markupsafe import Markup
@@ -411,14 +414,22 @@ class ReaderBlock:
     passages: list[int]
     level: int = 0
     table_id: str | None = None
+    page_mark: dict | None = None   # set on the first block of a new PDF page: number, ocr, ocr_confidence
 
 
 def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = None, q: str | None = None,
-                index: SearchIndex | None = None) -> dict:
+                index: SearchIndex | None = None, sida: int | None = None) -> dict:
     report = conn.execute("select * from reports where id = ?", [report_id]).fetchone()
     if report is None:
         raise BadRequest(f"Rapporten '{report_id}' finns inte.", status=404)
     report = dict(report)
+    pages = [dict(r) for r in conn.execute("select * from report_pages where report_id = ? order by page", [report_id])] \
+        if _has_table(conn, "report_pages") else []
+    if sida is not None and not any(p["page"] == sida for p in pages):
+        raise BadRequest(f"Rapporten har ingen sida {sida}." if pages else "Rapporten är ingen PDF och har inga sidnummer.",
+                         status=404, parameter="sida")
+    page_starts = [p["char_start"] for p in pages]
+    marked = 0
     chunks = [dict(r) for r in conn.execute(
         "select id, ordinal, char_start, char_end, kind from chunks where report_id = ? order by ordinal", [report_id])]
     if passage is not None and not any(c["ordinal"] == passage for c in chunks):
@@ -445,12 +456,60 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
             shown = display(text)
             spans = highlight_spans(shown, stems) if hit and hit["ordinal"] in covering else []
             body = highlight_html(shown, spans)
+        mark = None
+        if pages:
+            number = pages[max(bisect.bisect_right(page_starts, block.start) - 1, 0)]["page"]
+            if number > marked:
+                mark = next(p for p in pages if p["page"] == number)
+                marked = number
         blocks.append(ReaderBlock(kind=block.kind, html=body, anchors=anchors, passages=covering,
-                                  level=min(max(block.level, 1) + 1, 6), table_id=table_ids.get(block.start)))
+                                  level=min(max(block.level, 1) + 1, 6), table_id=table_ids.get(block.start),
+                                  page_mark=mark))
     fields = [(label, meta.get(field, {})) for field, label in METADATA_LABELS]
     return {"report": report, "blocks": blocks, "tables": tables, "meta": fields, "passage": passage, "q": q,
             "hit": hit, "type_label": TYPE_LABELS.get(report["report_type"], report["report_type"] or ""),
-            "date": swedish_date(report.get("document_date"))}
+            "date": swedish_date(report.get("document_date")), "sida": sida, "pdf_url": pdf_url(report),
+            "citation": citation(report, meta.get("committee", {}).get("value"),
+                                 sida or (hit_page(conn, hit["id"]) if hit else None))}
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("select 1 from sqlite_master where type = 'table' and name = ?", [name]).fetchone() is not None
+
+
+def hit_page(conn: sqlite3.Connection, chunk_id: int) -> int | None:
+    try:
+        row = conn.execute("select page_start from chunks where id = ?", [chunk_id]).fetchone()
+    except sqlite3.OperationalError:   # a database built before pages were recorded
+        return None
+    return row[0] if row else None
+
+
+def pdf_url(report: dict) -> str | None:
+    """Where the site serves the original PDF of a report (None for text files)."""
+    name = report.get("source_file") or ""
+    return f"/rapport/{report['id']}/original.pdf" if name.lower().endswith(".pdf") else None
+
+
+def citation(report: dict, committee: str | None, page: int | None) -> str:
+    """A reference to copy: "Nacka kommun, Tertialbokslut 2 2023, Socialnämnden, s. 12"."""
+    mun = report.get("municipality")
+    parts = [f"{mun} kommun" if mun else None, report.get("title") or report.get("source_file"), committee,
+             f"s. {page}" if page else None]
+    return ", ".join(p for p in parts if p)
+
+
+def original_pdf(conn: sqlite3.Connection, report_id: str, corpus: Path) -> Path:
+    """The original PDF of a report, read-only from the corpus: only a file the database lists for this
+    report, only a plain file name (no path), only a PDF."""
+    row = conn.execute("select source_file from reports where id = ?", [report_id]).fetchone()
+    name = row[0] if row else ""
+    if not name or Path(name).name != name or not name.lower().endswith(".pdf"):
+        raise BadRequest(f"Rapporten '{report_id}' har ingen PDF.", status=404)
+    path = corpus / name
+    if not path.is_file():
+        raise BadRequest(f"Originalet {name} finns inte på den här servern.", status=404)
+    return path
 
 
 METADATA_LABELS = [

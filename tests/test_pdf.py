@@ -359,3 +359,60 @@ def test_add_copies_the_pdf_and_appends_a_validated_manifest_row(tmp_path):
     assert sorted(p.name for p in corpus.iterdir()) == ["kalmar-manadsrapport-2022-06.pdf", "manifest.csv"]
     add_report(FIXTURES / "nacka-tertialbokslut-2-2023.pdf", corpus, kommun="Nacka", period="T2 2023")
     assert load_manifest(corpus)["nacka-tertialbokslut-2-2023.pdf"].values["year"] == 2023
+
+
+# --- the site: page markers, links to the page and to the original PDF --------------------------------------
+
+@pytest.fixture(scope="module")
+async def pdf_site(pdf_build):
+    import yaml
+    from datasette.app import Datasette
+
+    from rapportsok import paths
+
+    metadata = yaml.safe_load(paths.metadata_path().read_text(encoding="utf-8"))
+    ds = Datasette(immutables=[str(pdf_build[0])], metadata=metadata, plugins_dir=str(paths.plugins_dir()),
+                   template_dir=str(paths.site_dir() / "templates"), static_mounts=[("static", str(paths.site_dir() / "static"))])
+    await ds.invoke_startup()
+    return ds
+
+
+async def test_reader_shows_pages_opens_at_a_page_and_cites_it(pdf_site, pdf_conn):
+    rid = pdf_conn.execute("select id from reports where source_file = 'nacka-tertialbokslut-2-2023.pdf'").fetchone()[0]
+    r = await pdf_site.client.get(f"/rapport/{rid}?sida=12")
+    assert r.status_code == 200
+    html = r.text
+    assert all(f'id="sida-{n}"' in html for n in range(1, 16))
+    assert f'href="/rapport/{rid}/original.pdf#page=12"' in html
+    assert "Nacka kommun, Tertialbokslut 2 2023 Socialnämnden, Socialnämnden, s. 12" in html
+    assert (await pdf_site.client.get(f"/rapport/{rid}?sida=99")).status_code == 404
+    assert (await pdf_site.client.get(f"/rapport/{rid}?sida=tolv")).status_code == 400
+    kungsor = pdf_conn.execute("select id from reports where source_file like 'kungsor%'").fetchone()[0]
+    if pdf_conn.execute("select count(*) from report_pages where ocr = 1").fetchone()[0]:
+        html = (await pdf_site.client.get(f"/rapport/{kungsor}")).text
+        assert html.count("Texten är maskinläst från en skannad sida") == 1
+
+
+async def test_hits_and_tables_link_to_the_page_and_the_pdf(pdf_site, pdf_conn):
+    r = await pdf_site.client.get("/sok?q=korttidsboende&mode=keyword")
+    assert r.status_code == 200
+    assert re.search(r'href="/rapport/[\w-]+\?sida=\d+#sida-\d+">s\. \d+', r.text)
+    assert re.search(r'href="/rapport/[\w-]+/original\.pdf#page=\d+">PDF', r.text)
+    t = pdf_conn.execute("select id, report_id, page_start from tables where page_end > page_start").fetchone()
+    html = (await pdf_site.client.get(f"/tabell/{t['id']}")).text
+    assert f'href="/rapport/{t["report_id"]}/original.pdf#page={t["page_start"]}"' in html
+    rows = list(__import__("csv").DictReader(__import__("io").StringIO(
+        (await pdf_site.client.get("/sok.csv?q=korttidsboende&mode=keyword")).text)))
+    assert rows and all(int(r["page"]) >= 1 for r in rows)
+
+
+async def test_the_original_pdf_is_served_read_only_and_nothing_else(pdf_site, pdf_conn, pdf_corpus, monkeypatch):
+    monkeypatch.setenv("RAPPORTSOK_CORPUS", str(pdf_corpus))
+    rid = pdf_conn.execute("select id from reports where source_file = 'kalmar-manadsrapport-2022-06.pdf'").fetchone()[0]
+    r = await pdf_site.client.get(f"/rapport/{rid}/original.pdf")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.content == (FIXTURES / "kalmar-manadsrapport-2022-06.pdf").read_bytes()
+    for path in ["/rapport/finns-inte/original.pdf", "/rapport/..%2Fmanifest/original.pdf", "/rapport/../manifest.csv",
+                 f"/rapport/{rid}/../../manifest.csv", f"/rapport/{rid}/original.pdf/../../manifest.csv"]:
+        resp = await pdf_site.client.get(path)
+        assert resp.status_code in (302, 404) and b"id,file" not in resp.content, path
