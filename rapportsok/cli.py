@@ -153,7 +153,9 @@ def search(query, mode, kommun, year, rtype, topic, kind, limit, offset, as_json
         return
     for h in resp.hits:
         click.echo(click.style(f"{h['rank']}. {h['municipality']} {h['period'] or h['year']} · {h['title']}", bold=True))
-        click.echo(f"   {h['section'] or '(inledning)'}  [{h['source_file']} tecken {h['char_start']}–{h['char_end']}]")
+        page = h.get("page")
+        where = (f"s. {page}" + (f"–{h['page_end']}" if h.get("page_end") not in (None, page) else "") + ", ") if page else ""
+        click.echo(f"   {h['section'] or '(inledning)'}  [{h['source_file']} {where}tecken {h['char_start']}–{h['char_end']}]")
         text = h["text"] if len(h["text"]) <= 300 else h["text"][:300] + " …"
         click.echo(f"   {text}\n")
 
