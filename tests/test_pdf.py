@@ -163,7 +163,7 @@ def test_headings_come_from_font_size(pdf_conn):
     assert heads["2 Verksamhetsresultat"]["page_start"] == 2
 
 
-def _tables(conn, municipality_type):
+def _tables(conn):
     out = {}
     for rid, mun, typ in conn.execute("select id, municipality, report_type from reports"):
         key = (mun or "Kungsör", typ)
@@ -175,7 +175,7 @@ def _tables(conn, municipality_type):
 
 
 def test_table_cells_identical_to_the_text_build(conn, pdf_conn):
-    text_tables, pdf_tables = _tables(conn, None), _tables(pdf_conn, None)
+    text_tables, pdf_tables = _tables(conn), _tables(pdf_conn)
     compared = 0
     for key, tables in text_tables.items():
         assert len(pdf_tables[key]) == len(tables), key
