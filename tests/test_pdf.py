@@ -164,9 +164,10 @@ def test_headings_come_from_font_size(pdf_conn):
 
 
 def _tables(conn):
+    """Cells of every table per report, keyed by the PDF's file name."""
     out = {}
-    for rid, mun, typ in conn.execute("select id, municipality, report_type from reports"):
-        key = (mun or "Kungsör", typ)
+    for rid, source in conn.execute("select id, source_file from reports"):
+        key = TEXT_TO_PDF.get(source, source)
         out[key] = [[tuple(c) for c in conn.execute(
             "select row_index, column_index, row_label, column_label, raw, value, unit, is_total from table_cells "
             "where table_id = ? order by row_index, column_index", [tid])]
