@@ -81,7 +81,7 @@ def sentences(text: str, offset: int) -> list[tuple[int, int]]:
     spans, start = [], 0
     for m in SENTENCE_BOUNDARY.finditer(text):
         before = text[start: m.start()]
-        last_word = re.findall(r"[\w.]+$", before)
+        last_word = re.findall(r"[\w.]+$", before[-40:])  # the tail only: linear on long runs
         if last_word and last_word[0].rstrip(".").lower() in ABBREVIATIONS and text[m.start() - 1] == ".":
             continue
         if before.strip():

@@ -42,6 +42,9 @@ REPORT_WORD = r"(månadsrapport|tertialrapport|tertialbokslut|delårsrapport|del
 AMBIGUOUS_NAMES = {"mark", "berg", "vara", "kil", "ale", "eda", "nora", "sala", "boden", "lund", "salem",
                    "mora", "flen", "åre", "habo", "heby", "orsa", "hjo", "ydre", "kinda", "tanum", "sunne", "malå"}
 TITLE_LINES = 40
+# Bounded quantifiers anchored at a word start: linear time on long runs of letters.
+ADDRESS_RE = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@([\w-]{1,63})\.se\b|\bwww\.([\w-]{1,63})\.se\b", re.I)
+LETTERHEAD_RE = re.compile(r"\b([A-ZÅÄÖ][\wåäö-]{1,40}?)s? (kommun|stad)\b|\bRegion (Gotland)\b")
 
 
 INFERRED_EVIDENCE = "härledd från ortnamn och aktörer i texten"
@@ -62,13 +65,13 @@ def _unknown(why: str) -> Detected:
 def detect_municipality(text: str) -> Detected:
     strong: Counter[str] = Counter()
     evidence: dict[str, str] = {}
-    for m in re.finditer(r"[\w.+-]+@([\w-]+)\.se\b|\bwww\.([\w-]+)\.se\b", text, re.I):
+    for m in ADDRESS_RE.finditer(text):
         name = (m.group(1) or m.group(2)).lower()
         mun = municipalities.lookup(name)
         if mun:
             strong[mun.kommunkod] += 3
             evidence.setdefault(mun.kommunkod, f"adress '{m.group(0)}'")
-    for m in re.finditer(r"\b([A-ZÅÄÖ][\wåäö-]+?)s? (kommun|stad)\b|\bRegion (Gotland)\b", text):
+    for m in LETTERHEAD_RE.finditer(text):
         name = m.group(1) or m.group(3)
         mun = municipalities.lookup(name) or municipalities.lookup(name.rstrip("s"))
         if mun:
@@ -190,7 +193,9 @@ def detect_period(text: str, rtype: str | None) -> Detected:
 
 
 def detect_labelled(text: str, labels: str, pattern: str) -> Detected:
-    found = list(re.finditer(rf"^\s*(?:{labels})\s*:?\s*\n+\s*({pattern})", text, re.I | re.M))
+    # Whitespace is matched within a line ([ \t]) and blank lines are counted, never with \s*
+    # across lines: on thousands of blank or tab-only lines \s* backtracks quadratically.
+    found = list(re.finditer(rf"^[ \t]*(?:{labels})[ \t]*:?[ \t]*\n(?:[ \t]*\n){{0,3}}[ \t]*({pattern})", text, re.I | re.M))
     if found:
         m = found[0]
         values = {f.group(1).strip() for f in found}

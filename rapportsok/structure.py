@@ -32,7 +32,9 @@ BOLD_LINE_RE = re.compile(r"^\s*(\*{2,3}|_{2})(.+?)(\*{2,3}|_{2})\s*$")
 NUMBERED_RE = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+(?=[A-ZÅÄÖ])")
 URL_RE = re.compile(r"^(https?://|www\.)\S+$|^[\w.-]+\.(se|nu|com|org)$", re.I)
 PAGE_RE = re.compile(r"^(sida\s+)?\d{1,3}(\s*\(\d{1,3}\)|\s+av\s+\d{1,3})?$", re.I)
-EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+# Bounded and anchored at the start of an address, so a long run of letters without "@" is
+# scanned once, not once per position (linear time on hostile input).
+EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}\.[\w.-]{1,63}")
 PHONE_RE = re.compile(r"\b0\d{1,3}[- ]\d{2}[\d ]{3,8}\b")
 NAME_RE = re.compile(r"^[A-ZÅÄÖÉ][a-zåäöéü]+(?:[ -][A-ZÅÄÖÉ][a-zåäöéü]+){1,3}$")
 TABLE_NOTE_RE = re.compile(r"^(Enhet|Belopp i|Källa|Not)\s*:", re.I)

@@ -24,6 +24,7 @@ from wordfreq import top_n_list, zipf_frequency
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 MIN_PART = 3          # shortest compound part ("hem", "råd")
 MIN_COMPOUND = 6      # shortest word worth splitting
+MAX_COMPOUND = 60     # longer "words" (hashes, runs of letters) are not split: the search is quadratic
 MIN_PART_ZIPF = 2.5   # parts must be at least this common (Zipf scale, 3 = once per million words)
 SHORT_PART_ZIPF = 4.0  # three-letter parts must be common words ("hem", "oro", "hel")
 COMMON_WORD_ZIPF = 4.5  # words this common are simple words, never split ("ungdomar" ≠ ung+domar)
@@ -86,7 +87,7 @@ def split_compound(word: str) -> tuple[tuple[int, int], ...]:
     """
     n = len(word)
     whole = ((0, n),)
-    if n < MIN_COMPOUND or not word.isalpha():
+    if n < MIN_COMPOUND or n > MAX_COMPOUND or not word.isalpha():
         return whole
     # best[i] = (sum of scores, number of parts, spans) for word[:i]
     best: list[tuple[float, int, tuple] | None] = [None] * (n + 1)

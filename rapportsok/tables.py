@@ -13,6 +13,8 @@ rows and columns with their parts.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -136,6 +138,19 @@ class Table:
     def search_text(self) -> str:
         """Title, header and row labels: what makes a table findable by words."""
         return " ".join([self.title, self.caption, *self.columns, *self.row_labels])
+
+    @functools.cached_property
+    def _row_starts(self) -> list[int]:
+        return [r.start for r in self.rows]
+
+    def search_text_between(self, start: int, end: int) -> str:
+        """Title, header and the labels of the rows inside ``[start, end)``: the words of one
+        table passage (a large table is cut into many; each indexes only its own rows)."""
+        starts = self._row_starts
+        lo = max(0, bisect.bisect_right(starts, start) - 1)  # rows are in text order
+        hi = bisect.bisect_left(starts, end)
+        labels = [label for r, label in zip(self.rows[lo:hi], self.row_labels[lo:hi]) if r.start < end and r.end > start]
+        return " ".join([self.title, self.caption, *self.columns, *labels])
 
     def wide(self) -> dict:
         return {"columns": [self.caption or ""] + self.columns,
