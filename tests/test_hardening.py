@@ -1,0 +1,112 @@
+"""The public site under hostile requests (issue 16): unknown URLs, methods, SQL that
+allocates, headers, database naming. Uses the session database and Datasette's client."""
+
+import shutil
+import time
+
+import pytest
+import yaml
+from datasette.app import Datasette
+
+from rapportsok import paths
+
+
+def _datasette(db_path):
+    metadata = yaml.safe_load(paths.metadata_path().read_text(encoding="utf-8"))
+    return Datasette(immutables=[str(db_path)], metadata=metadata, plugins_dir=str(paths.plugins_dir()),
+                     template_dir=str(paths.site_dir() / "templates"),
+                     static_mounts=[("static", str(paths.site_dir() / "static"))], settings={"sql_time_limit_ms": 3000})
+
+
+@pytest.fixture(scope="session")
+async def ds(built_db):
+    datasette = _datasette(built_db)
+    await datasette.invoke_startup()
+    return datasette
+
+
+@pytest.mark.parametrize("path", ["/a/b/c/d/e", "//sok", "/nope", "/rapportsok/finns_inte", "/-/nope"])
+async def test_unknown_urls_are_a_quick_swedish_404_without_a_logged_traceback(ds, path, capsys):
+    await ds.client.get(path)  # templates compiled
+    t = time.perf_counter()
+    r = await ds.client.get(path)
+    seconds = time.perf_counter() - t
+    assert r.status_code == 404, (path, r.status_code, r.text[:300])
+    assert "Sidan finns inte" in r.text and '<html lang="sv">' in r.text
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err and len(captured.out + captured.err) < 500
+    assert seconds < 1.0, seconds
+
+
+async def test_unknown_json_url_is_json_404(ds):
+    r = await ds.client.get("/rapportsok/finns_inte.json")
+    assert r.status_code == 404 and r.json()["ok"] is False and "finns inte" in r.json()["error"]
+
+
+async def test_dot_dot_paths_do_not_escape(ds):
+    for raw in (b"/..", b"/../../etc/passwd", b"/static/../../../../etc/passwd"):
+        r = await ds.client.get(raw.decode())
+        assert r.status_code in (200, 404) and "root:" not in r.text
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "TRACE"])
+@pytest.mark.parametrize("path", ["/", "/sok", "/om", "/batch", "/rapporter", "/rapportsok"])
+async def test_unsupported_methods_are_405(ds, method, path):
+    r = await ds.client.request(method, path)
+    assert r.status_code == 405 and "GET" in r.headers["allow"]
+
+
+async def test_security_headers(ds):
+    r = await ds.client.get("/sok?q=SSPF")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
+    csp = r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self';" in csp and "object-src 'none'" in csp
+    r = await ds.client.get("/rapportsok/chunks")
+    assert "script-src 'self' 'unsafe-inline'" in r.headers["content-security-policy"]  # Datasette's own inline scripts
+    r = await ds.client.get("/finns-inte")
+    assert r.headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize("sql", [
+    "select length(randomblob(1000000000))",
+    "select length(zeroblob(1000000000))",
+    "select length(printf('%.*c', 1000000000, 'x'))",
+    "select length(format('%.*c', 1000000000, 'x'))",
+    "select length(printf('%.900000000c', 'x'))",
+    "select length(replace(hex(zeroblob(20000000)), '0', '0000'))",
+])
+async def test_expensive_sql_functions_fail_fast(ds, sql):
+    t = time.perf_counter()
+    r = await ds.client.get("/rapportsok.json", params={"sql": sql})
+    seconds = time.perf_counter() - t
+    assert r.status_code == 400 and r.json()["ok"] is False, r.text[:300]
+    assert seconds < 2.0, seconds  # 10–21 s and 1 GB before
+
+
+async def test_ordinary_sql_still_works(ds):
+    r = await ds.client.get("/rapportsok.json", params={"sql": "select printf('%s: %d', 'n', count(*)) as x, "
+                                                               "max(length(text)) as m from reports", "_shape": "array"})
+    assert r.status_code == 200 and r.json()[0]["x"] == "n: 5" and r.json()[0]["m"] > 100_000
+
+
+async def test_databases_json_hides_the_absolute_path(ds, built_db):
+    r = await ds.client.get("/-/databases.json")
+    text = r.text
+    assert r.status_code == 200 and str(built_db.parent) not in text and "rapportsok.db" in text
+
+
+async def test_a_database_with_another_file_name_keeps_metadata_and_data_link(built_db, tmp_path):
+    other = tmp_path / "kalmar2024.db"
+    shutil.copy(built_db, other)
+    datasette = _datasette(other)
+    await datasette.invoke_startup()
+    r = await datasette.client.get("/rapportsok")
+    assert r.status_code == 200 and "Rapportsöks databas" in r.text
+    assert 'href="/rapportsok/chunk_embeddings"' not in r.text  # hidden table stays hidden
+    r = await datasette.client.get("/rapportsok/sok_ord.json?q=SSPF&_shape=array")
+    assert r.status_code == 200 and "[SSPF]" in r.json()[0]["utdrag"]
+    r = await datasette.client.get("/sok?q=SSPF")
+    assert 'href="/rapportsok"' in r.text
+    r = await datasette.client.get("/-/databases.json")
+    assert str(tmp_path) not in r.text and "kalmar2024.db" in r.text
