@@ -23,6 +23,7 @@ from rapportsok import topics as topics_mod
 from rapportsok import web
 from rapportsok.errors import RapportsokError, SearchError
 from rapportsok.search import SearchIndex
+from rapportsok.upload import BodyTooLarge, read_body
 
 EXECUTOR = ThreadPoolExecutor(max_workers=3, thread_name_prefix="rapportsok")
 _INDEXES: dict[str, SearchIndex] = {}
@@ -132,13 +133,8 @@ async def batch(datasette, request):
         html = await datasette.render_template("batch.html", {"limits": _batch_limits()}, request=request)
         return Response.html(html)
     try:
-        length = int(request.headers.get("content-length") or 0)
-    except ValueError:
-        length = 0
-    if length > MAX_POST_BYTES:
-        return await _error(datasette, request, f"Uppladdningen är för stor (högst {web.BATCH_MAX_BYTES // 1000} kB).", 413)
-    body = await request.post_body()
-    if len(body) > MAX_POST_BYTES:
+        body = await read_body(request, MAX_POST_BYTES)  # stops reading at the limit (chunked uploads too)
+    except BodyTooLarge:
         return await _error(datasette, request, f"Uppladdningen är för stor (högst {web.BATCH_MAX_BYTES // 1000} kB).", 413)
     try:
         form = _parse_form(request, body)

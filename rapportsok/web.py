@@ -579,12 +579,20 @@ def _printed_number(raw: str):
     return int(parsed.value) if parsed.value.is_integer() else parsed.value
 
 
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(s: str) -> str:
+    """Escaped text for XML 1.0, without the characters XML cannot contain (NUL, most controls)."""
+    return html.escape(XML_ILLEGAL.sub("", s))
+
+
 def atom_feed(index: SearchIndex, params: dict, base_url: str) -> str:
     """An Atom feed of a saved search: its newest matching passages first."""
     req = _request_from(index, {**params, "limit": 20}, export=True)
     resp = index.search(req)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    e = html.escape
+    e = xml_text
     entries = []
     for h in sorted(resp.hits, key=lambda h: (h["year"] or 0, h["period"] or ""), reverse=True):
         link = base_url + reader_url(h["report_id"], h["passage"], req.q)

@@ -110,3 +110,29 @@ async def test_a_database_with_another_file_name_keeps_metadata_and_data_link(bu
     assert 'href="/rapportsok"' in r.text
     r = await datasette.client.get("/-/databases.json")
     assert str(tmp_path) not in r.text and "kalmar2024.db" in r.text
+
+
+async def test_chunked_batch_upload_is_refused_at_the_limit_without_reading_it_all(ds):
+    sent = 0
+    piece = b"SSPF\n" * 13_000  # 65 kB
+
+    async def body():
+        nonlocal sent
+        for _ in range(300):  # 20 MB, announced by no Content-Length (chunked)
+            sent += len(piece)
+            yield piece
+
+    t = time.perf_counter()
+    r = await ds.client.request("POST", "/batch", content=body(), headers={"content-type": "text/plain"})
+    assert r.status_code == 413 and "för stor" in r.text
+    assert sent < 1_000_000, sent  # read up to the 220 kB limit and stopped (all 20 MB before)
+    print(f"413 after {time.perf_counter() - t:.2f} s, {sent / 1e3:.0f} kB read")
+
+
+async def test_atom_feed_with_xml_illegal_characters_is_well_formed(ds):
+    import xml.etree.ElementTree as ET
+
+    r = await ds.client.get("/sok.atom", params={"q": "SSPF\x00\x01\x1b"})
+    assert r.status_code == 200
+    feed = ET.fromstring(r.content)  # raised "not well-formed (invalid token)" before
+    assert feed.find("{http://www.w3.org/2005/Atom}title").text == "Rapportsök: SSPF"
