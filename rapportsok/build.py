@@ -7,10 +7,13 @@ was. Same corpus in, same rows and content hashes out.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -137,13 +140,16 @@ def build(opts: BuildOptions) -> BuildResult:
     for w in warnings:
         log(opts, f"varning: {w}")
     opts.db_path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale_temporaries(opts.db_path):
+        log(opts, f"tog bort {stale} (en avbruten byggnads tillfälliga fil)")
     tmp = opts.db_path.with_name(f".{opts.db_path.name}.building-{os.getpid()}")
     for stale in (tmp, Path(str(tmp) + "-journal")):
         stale.unlink(missing_ok=True)
     try:
-        result = _write(opts, reports, tmp)
-        _fsync(tmp)
-        os.replace(tmp, opts.db_path)
+        with _sigterm_as_interrupt():
+            result = _write(opts, reports, tmp)
+            _fsync(tmp)
+            os.replace(tmp, opts.db_path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         Path(str(tmp) + "-journal").unlink(missing_ok=True)
@@ -154,6 +160,46 @@ def build(opts: BuildOptions) -> BuildResult:
               f"{result.chunks} textavsnitt) på {result.seconds:.1f} s")
     log(opts, result.table_report)
     return result
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def remove_stale_temporaries(db_path: Path) -> list[Path]:
+    """Delete ``.NAME.building-PID`` files (and journals) left by builds whose process is gone
+    (killed with SIGKILL, or a power cut). Files of a running build are left alone."""
+    removed = []
+    pattern = re.compile(rf"^\.{re.escape(db_path.name)}\.building-(\d+)(-journal)?$")
+    for p in db_path.parent.iterdir() if db_path.parent.is_dir() else []:
+        m = pattern.match(p.name)
+        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (``kill``, a container stop) ends a build like Ctrl-C: the temporary file is removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _fsync(path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 import sys
 from pathlib import Path
 
@@ -87,7 +87,11 @@ def serve(db_path, host, port, reload):
     if reload:
         cmd.append("--reload")
     click.echo(f"Rapportsök: http://{host}:{port}/", err=True)
-    sys.exit(subprocess.call(cmd))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Datasette replaces this process (same PID): a SIGTERM or Ctrl-C to 'rapportsok serve'
+    # reaches the server itself, so nothing is left running on the port.
+    os.execv(cmd[0], cmd)
 
 
 def datasette_command(db: Path) -> list[str]:
