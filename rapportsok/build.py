@@ -80,8 +80,8 @@ def log(opts: BuildOptions, msg: str) -> None:
 def corpus_files(corpus: Path) -> list[Path]:
     if not corpus.is_dir():
         raise CorpusError(corpus, "corpus folder does not exist")
-    files = sorted(p for p in corpus.iterdir() if p.is_file() and p.suffix.lower() in CORPUS_SUFFIXES
-                   and not p.name.startswith("."))
+    files = sorted(p for p in corpus.iterdir() if p.is_file() and not p.is_symlink()
+                   and p.suffix.lower() in CORPUS_SUFFIXES and not p.name.startswith("."))
     if not files:
         raise CorpusError(corpus, f"no report files ({', '.join(CORPUS_SUFFIXES)}) in the corpus folder")
     return files
@@ -104,7 +104,8 @@ def embed_text(report: ParsedReport, section_path: list[str], chunk_text: str) -
 def parse_corpus(opts: BuildOptions) -> tuple[list[ParsedReport], list[str]]:
     manifest = load_manifest(opts.corpus)
     files = corpus_files(opts.corpus)
-    warnings: list[str] = []
+    warnings: list[str] = [f"{p}: symbolic link, not followed (copy the report into the corpus folder)"
+                           for p in sorted(opts.corpus.iterdir()) if p.is_symlink()]
     if not manifest:
         warnings.append(f"{opts.corpus / MANIFEST_NAME}: no manifest; all metadata is detected from the text")
     reports: list[ParsedReport] = []

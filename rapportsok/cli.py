@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -141,6 +142,8 @@ def search(query, mode, kommun, year, rtype, topic, kind, limit, offset, as_json
         resp = index.search(req)
     except RapportsokError as exc:
         _fail(exc)
+    except sqlite3.Error as exc:  # not a SQLite file, or not one that 'rapportsok build' wrote
+        _fail(RapportsokError(f"{db_path or paths.database_path()}: not a Rapportsök database ({exc})"))
     if as_json:
         click.echo(json.dumps(resp.hits, ensure_ascii=False, indent=2))
         return
@@ -174,7 +177,10 @@ def info(db_path, as_json):
     if not db.exists():
         _fail(RapportsokError(f"{db}: databasen finns inte; kör 'rapportsok build' först"))
     conn = connect_readonly(db)
-    data = {r["key"]: _maybe_json(r["value"]) for r in conn.execute("select key, value from build_info")}
+    try:
+        data = {r["key"]: _maybe_json(r["value"]) for r in conn.execute("select key, value from build_info")}
+    except sqlite3.Error as exc:
+        _fail(RapportsokError(f"{db}: not a Rapportsök database ({exc})"))
     data["reports"] = [dict(r) for r in conn.execute(
         "select id, municipality, kommunkod, report_type, period, year, n_chunks, source_file from reports order by id")]
     if as_json:

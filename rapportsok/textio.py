@@ -39,7 +39,7 @@ def read_report(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> SourceText:
     if size > max_bytes:
         raise CorpusError(
             path,
-            f"file is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB "
+            f"file is {size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.1f} MiB "
             "(raise it with --max-file-mb if the file really is one report)",
         )
     data = path.read_bytes()

@@ -87,3 +87,15 @@ def test_crlf_and_bom_report_builds_with_round_tripping_offsets(tmp_path, corpus
     text = conn.execute("select text from reports where source_file = ?", [name]).fetchone()[0]
     assert text == raw
     assert conn.execute("select count(*) from chunks c join reports r on r.id = c.report_id where r.source_file = ?", [name]).fetchone()[0] > 5
+
+
+def test_symlinks_in_the_corpus_are_not_followed(tmp_path, corpus_copy):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Hemlig text som inte hör till korpusen.\n\nroot:x:0:0:root:/root:/bin/bash\n")
+    (corpus_copy / "lank.txt").symlink_to(secret)
+    db = tmp_path / "r.db"
+    result = build(BuildOptions(corpus=corpus_copy, db_path=db, embed=False, quiet=True))
+    assert any("lank.txt: symbolic link, not followed" in w for w in result.warnings)
+    conn = sqlite3.connect(db)
+    assert conn.execute("select count(*) from reports where text like '%root:x:0:0%'").fetchone()[0] == 0
+    assert result.reports == 5

@@ -39,3 +39,13 @@ def test_info_and_help(built_db):
 def test_missing_database_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["search", "x", "--db", str(tmp_path / "nope.db")])
     assert result.exit_code == 2 and "database not found" in result.output
+
+
+def test_a_file_that_is_not_a_rapportsok_database_is_a_clear_error(tmp_path):
+    not_db = tmp_path / "passwd"
+    not_db.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    for cmd in (["search", "x", "--db", str(not_db)], ["info", "--db", str(not_db)]):
+        result = CliRunner().invoke(main, cmd)
+        assert result.exit_code == 2, result.output
+        assert "not a Rapportsök database" in result.output and "Traceback" not in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -45,5 +45,5 @@ def test_huge_file_is_refused_before_reading(tmp_path):
     p = tmp_path / "enorm.txt"
     with open(p, "wb") as f:
         f.truncate(100 * 1024 * 1024)  # 100 MB
-    with pytest.raises(CorpusError, match=r"enorm\.txt: file is 104\.9 MB; the limit is 21\.0 MB"):
+    with pytest.raises(CorpusError, match=r"enorm\.txt: file is 100\.0 MiB; the limit is 20\.0 MiB"):
         read_report(p)
