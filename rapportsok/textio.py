@@ -17,6 +17,7 @@ from pathlib import Path
 from .errors import CorpusError
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+LONG_LINE_CHARS = 100_000  # a longer line is almost certainly a broken export (warned about)
 
 
 @dataclass
@@ -30,6 +31,20 @@ class SourceText:
 
 def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _longest_line(text: str) -> tuple[int, int]:
+    """Length and 1-based number of the longest line (linear time)."""
+    best, best_no, pos, no = 0, 1, 0, 1
+    while pos <= len(text):
+        nxt = text.find("\n", pos)
+        end = len(text) if nxt == -1 else nxt
+        if end - pos > best:
+            best, best_no = end - pos, no
+        if nxt == -1:
+            break
+        pos, no = nxt + 1, no + 1
+    return best, best_no
 
 
 def read_report(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> SourceText:
@@ -65,5 +80,9 @@ def read_report(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> SourceText:
         raise CorpusError(path, "file looks binary (many control characters); expected text")
     if not text.strip():
         raise CorpusError(path, "file is empty (only whitespace)")
+    longest, line_no = _longest_line(text)
+    if longest > LONG_LINE_CHARS:
+        warnings.append(f"{path}:{line_no}: a line of {longest:,} characters; text extracted from a PDF normally has "
+                        "line breaks – words in it longer than 60 letters are indexed whole, not split")
     sha = hashlib.sha256(data).hexdigest()
     return SourceText(path=path, text=text, sha256=sha, encoding=encoding, warnings=warnings)

@@ -47,3 +47,10 @@ def test_huge_file_is_refused_before_reading(tmp_path):
         f.truncate(100 * 1024 * 1024)  # 100 MB
     with pytest.raises(CorpusError, match=r"enorm\.txt: file is 100\.0 MiB; the limit is 20\.0 MiB"):
         read_report(p)
+
+
+def test_a_very_long_line_is_read_with_a_warning_naming_it(tmp_path):
+    p = tmp_path / "lang.txt"
+    p.write_text("Månadsrapport\n\n" + "a" * 200_000 + "\nslut\n", encoding="utf-8")
+    src = read_report(p)
+    assert any("lang.txt:3: a line of 200,000 characters" in w for w in src.warnings)
