@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from datasette import hookimpl
 
-from rapportsok.http_policy import security_headers
+from rapportsok.http_policy import script_hashes, security_headers
+
+_allowed: list[str] | None = None
+
+
+def _allowed_scripts(datasette) -> list[str]:
+    """Hashes of the inline script every page's base.html includes (Datasette's menu closer)."""
+    global _allowed
+    if _allowed is None:
+        try:
+            env = datasette.jinja_env  # the template is plain HTML: its source is what is sent
+            _allowed = script_hashes(env.loader.get_source(env, "_close_open_menus.html")[0])
+        except Exception:  # noqa: BLE001 - no such template: nothing inline to allow
+            _allowed = []
+    return _allowed
 
 
 @hookimpl
@@ -14,7 +28,7 @@ def asgi_wrapper(datasette):
             if scope["type"] != "http":
                 return await app(scope, receive, send)
             routes = {db.route for db in datasette.databases.values()}
-            extra = security_headers(scope.get("path", ""), routes)
+            extra = security_headers(scope.get("path", ""), routes, _allowed_scripts(datasette))
 
             async def send_with_headers(event):
                 if event["type"] == "http.response.start":
