@@ -22,6 +22,7 @@ from rapportsok import charts, collection, exports, reader_nav
 from rapportsok import topics as topics_mod
 from rapportsok import web
 from rapportsok.errors import RapportsokError, SearchError
+from rapportsok.query import single_values
 from rapportsok.search import SearchIndex
 from rapportsok.upload import BodyTooLarge, read_body
 
@@ -79,7 +80,8 @@ async def sok(datasette, request):
     try:
         view = await run(web.search_page, index, params)
     except SearchError as exc:
-        view = {"params": params, "q": params.get("q", ""), "error": str(exc).split(": ", 1)[-1],
+        q = params.get("q", "")
+        view = {"params": params, "q": q if isinstance(q, str) else "", "error": str(exc).split(": ", 1)[-1],
                 "error_parameter": exc.parameter, "filters": web.filter_options(index), "modes": web.MODE_LABELS,
                 "topics": topics_mod.load_topics()}
         html = await datasette.render_template("sok.html", {"view": view, "url_with": web.url_with}, request=request)
@@ -201,7 +203,11 @@ async def page(datasette, request, template: str, fn, *args, extra: dict | None 
 async def rapport(datasette, request):
     index = await run(get_index, datasette)
     report_id = request.url_vars["report_id"]
-    passage = request.args.get("passage")
+    try:
+        args = single_values(_params(request), ())   # /rapport/<id>: passage and q are single values
+    except SearchError as exc:
+        return await _error(datasette, request, str(exc).split(": ", 1)[-1], 400, exc.parameter)
+    passage = args.get("passage")
     try:
         passage_n = int(passage) if passage not in (None, "") else None
     except ValueError:
@@ -217,7 +223,7 @@ async def rapport(datasette, request):
     except Exception:  # navigation is a help; the report must open without it
         nav = {"toc": [], "hits": [], "prev": None, "next": None, "position": None, "back_url": None}
     return await page(datasette, request, "rapport.html", with_conn(index, web.report_page), report_id, passage_n,
-                      request.args.get("q"), index, sida_n, extra={"nav": nav})
+                      args.get("q"), index, sida_n, extra={"nav": nav})
 
 
 async def original_pdf(datasette, request):
@@ -268,7 +274,7 @@ async def amnen(datasette, request):
 
 async def amne(datasette, request):
     index = await run(get_index, datasette)
-    return await page(datasette, request, "amne.html", with_conn(index, web.topic_page), request.url_vars["topic_id"])
+    return await page(datasette, request, "amne.html", with_conn(index, web.topic_page), request.url_vars["topic_id"], index)
 
 
 async def om(datasette, request):

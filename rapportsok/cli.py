@@ -127,26 +127,32 @@ HIT_FIELDS = ["rank", "score", "report_id", "source_file", "municipality", "komm
 @click.option("--kind", type=click.Choice(["prose", "table"]), default=None, help="Bara löptext eller bara tabeller.")
 @click.option("--limit", default=10, show_default=True, type=int, help="Antal träffar (1–1000).")
 @click.option("--offset", default=0, type=int, help="Hoppa över så många träffar (sidbläddring).")
+@click.option("--expand/--no-expand", default=True, show_default=True,
+              help="hybrid/semantic: ta med ämnets synonymer och rättad stavning (visas alltid).")
 @click.option("--json", "as_json", is_flag=True, help="Skriv träffarna som JSON (stabila fältnamn).")
 @click.option("--csv", "as_csv", is_flag=True, help="Skriv träffarna som CSV.")
 @click.option("--excel", is_flag=True, help="Med --csv: semikolon, decimalkomma och BOM för svenska Excel.")
 @click.option("--db", "db_path", type=click.Path(path_type=Path), default=None)
-def search(query, mode, kommun, year, rtype, topic, kind, limit, offset, as_json, as_csv, excel, db_path):
+def search(query, mode, kommun, year, rtype, topic, kind, limit, offset, expand, as_json, as_csv, excel, db_path):
+    from . import topics as topics_mod
     from .query import parse_request
     from .search import SearchIndex
 
     try:
         index = SearchIndex(db_path or paths.database_path())
+        # the same validation as the web: an unknown topic is an error, not an empty result
         req = parse_request({"q": query, "mode": mode, "kommun": list(kommun), "year": year, "type": list(rtype),
-                             "topic": list(topic), "kind": kind, "limit": limit, "offset": offset},
-                            export=True, known_types=index.known_types)
+                             "topic": list(topic), "kind": kind, "limit": limit, "offset": offset,
+                             "expand": "1" if expand else "0"},
+                            export=True, known_types=index.known_types,
+                            known_topics=[t.id for t in topics_mod.load_topics()])
         resp = index.search(req)
     except RapportsokError as exc:
         _fail(exc)
     except sqlite3.Error as exc:  # not a SQLite file, or not one that 'rapportsok build' wrote
         _fail(RapportsokError(f"{db_path or paths.database_path()}: not a Rapportsök database ({exc})"))
     if as_json:
-        click.echo(json.dumps(resp.hits, ensure_ascii=False, indent=2))
+        click.echo(json.dumps([h.to_dict() for h in resp.hits], ensure_ascii=False, indent=2))
         return
     if as_csv:
         from . import exports
@@ -154,10 +160,24 @@ def search(query, mode, kommun, year, rtype, topic, kind, limit, offset, as_json
         for line in exports.rows(resp.hits, HIT_FIELDS, "excel" if excel else "csv"):
             sys.stdout.write(line)
         return
-    if resp.corrections:
-        click.echo("Stavning: " + ", ".join(f"{a} → {b}" for a, b in resp.corrections.items()), err=True)
+    interp = resp.interpreted
+    summary = f"{resp.total_words} textavsnitt innehåller orden"
+    if mode == "semantic":
+        summary = f"{resp.total} textavsnitt med liknande innehåll ({resp.total_words} innehåller orden)"
+    elif resp.total_similar:
+        summary += f" + {resp.total_similar} med liknande innehåll"
+    click.echo(summary + ".", err=True)
+    added = [f"{e['matched']} → {', '.join(e['terms'])}" for e in interp.get("expansions", [])]
+    added += [f"{a} som {b}" for a, b in resp.corrections.items()]
+    if added:
+        click.echo("Sökte också på: " + "; ".join(added) + " (--no-expand stänger av)", err=True)
+    if interp.get("suggestions"):
+        click.echo("Menade du: " + ", ".join(interp["suggestions"].values()) + "?", err=True)
     if not resp.hits:
-        click.echo("Inga träffar. Prova mode=semantic eller ta bort ett filter.")
+        if mode != "keyword" and not resp.total_words:
+            click.echo("Inget relevant hittades: inget textavsnitt innehåller orden eller liknar frågan tillräckligt.")
+        else:
+            click.echo("Inga träffar. Prova mode=semantic eller ta bort ett filter.")
         return
     for h in resp.hits:
         click.echo(click.style(f"{h['rank']}. {h['municipality']} {h['period'] or h['year']} · {h['title']}", bold=True))

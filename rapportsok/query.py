@@ -36,6 +36,7 @@ class SearchRequest:
     limit: int = 10
     offset: int = 0
     collapse_duplicates: bool = True
+    expand: bool = True          # meaning-aware modes: topic synonyms and spelling corrections (shown, can be turned off)
 
     def filters_description(self) -> dict:
         return {
@@ -97,16 +98,41 @@ def resolve_kommuner(values: list[str]) -> list[str]:
     return list(dict.fromkeys(codes))
 
 
+# Parameters that may be repeated (?kommun=Nacka&kommun=Kalmar means either); every other
+# parameter given more than once is an error naming it (?q=a&q=b), never a search for "['a', 'b']".
+LIST_PARAMS = ("kommun", "type", "report_type", "topic")
+
+
+def single_values(params: Mapping, list_params=LIST_PARAMS) -> dict:
+    """``params`` with one value per parameter, except the list parameters (16.8)."""
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, (list, tuple)) and key not in list_params:
+            values = [v for v in value if v not in (None, "")]
+            if len(set(map(str, values))) > 1:
+                raise SearchError(key, f"parametern '{key}' får bara anges en gång")
+            value = values[0] if values else None
+        out[key] = value
+    return out
+
+
 def parse_request(params: Mapping, export: bool = False, known_types: list[str] | None = None,
                   known_topics: list[str] | None = None) -> SearchRequest:
     """Validate raw parameters (strings from a URL or the CLI) into a :class:`SearchRequest`."""
+    params = single_values(params, LIST_PARAMS)
     q = str(params.get("q") or "").strip()
     if len(q) > MAX_QUERY_CHARS:
         raise SearchError("q", f"frågan är {len(q)} tecken lång; högst {MAX_QUERY_CHARS} tecken")
-    if not q:
+    topics = _list(params.get("topic"))
+    if not q and not topics:
         raise SearchError("q", "skriv något att söka efter")
-    if not re.search(r"\w", q):
+    if q and not re.search(r"\w", q):
         raise SearchError("q", "frågan innehåller inga ord, bara skiljetecken")
+    if q:
+        from .search.syntax import parse
+
+        if parse(q).empty:
+            raise SearchError("q", "skriv minst ett ord som ska finnas med; -ord och NOT ord tar bara bort träffar")
     mode = str(params.get("mode") or "hybrid").strip().lower()
     if mode not in MODES:
         raise SearchError("mode", f"'{mode}' finns inte; välj {', '.join(MODES)}")
@@ -122,7 +148,6 @@ def parse_request(params: Mapping, export: bool = False, known_types: list[str] 
         for t in types:
             if t not in known_types:
                 raise SearchError("type", f"okänd rapporttyp '{t}'; finns: {', '.join(known_types)}")
-    topics = _list(params.get("topic"))
     if known_topics is not None:
         for t in topics:
             if t not in known_topics:
@@ -134,9 +159,10 @@ def parse_request(params: Mapping, export: bool = False, known_types: list[str] 
     limit = _int("limit", params.get("limit"), 1, max_limit)
     offset = _int("offset", params.get("offset"), 0, MAX_OFFSET)
     collapse = str(params.get("collapse", "1")).lower() not in ("0", "false", "nej", "no")
+    expand = str(params.get("expand", "1")).lower() not in ("0", "false", "nej", "no")
     return SearchRequest(
         q=q, mode=mode, kommunkoder=resolve_kommuner(_list(params.get("kommun"))),
         year_from=year_from, year_to=year_to, report_types=types, topics=topics, kind=kind,
         report_id=(str(params["report"]).strip() if params.get("report") else None),
-        limit=limit or 10, offset=offset or 0, collapse_duplicates=collapse,
+        limit=limit or 10, offset=offset or 0, collapse_duplicates=collapse, expand=expand,
     )

@@ -137,9 +137,21 @@ def index_terms(word: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+CAPS_MARK = "xcaps"  # index term prefix for a word written in capitals: "SIG" → "xcapssig"
+
+
+def is_caps(word: str) -> bool:
+    """A word in capitals that reads as an abbreviation (SIG, HVB, LVU; 2–6 letters)."""
+    return word.isalpha() and word.isupper() and 2 <= len(word) <= 6
+
+
 def search_terms(text: str) -> str:
-    """The text of the ``search_terms`` column: every word's stem and compound-part stems."""
+    """The text of the ``search_terms`` column: every word's stem and compound-part stems,
+    plus ``xcaps<word>`` for a word in capitals, so "SIG" can be told from "sig"."""
     out: list[str] = []
-    for tok in tokens(text):
+    for raw in WORD_RE.findall(text.replace("_", " ")):
+        tok = raw.lower()
         out.extend(index_terms(tok))
+        if is_caps(raw):
+            out.append(CAPS_MARK + tok)
     return " ".join(out)

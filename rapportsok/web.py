@@ -15,14 +15,14 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlencode
 
 from markupsafe import Markup
 
 from . import exports
 from .errors import RapportsokError, SearchError
-from .query import MAX_EXPORT_LIMIT, MAX_OFFSET, SearchRequest, parse_request
+from .query import MAX_EXPORT_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS, SearchRequest, parse_request, single_values
 from .search import SearchIndex, SearchResponse, highlight_spans
+from .search import counting, urls
 from .structure import parse
 from . import topics as topics_mod
 from .tables import tables_of
@@ -30,7 +30,7 @@ from .tables import tables_of
 PAGE_SIZE = 10
 EXPORT_FIELDS = ["rank", "score", "report_id", "source_file", "municipality", "kommunkod", "year", "period",
                  "report_type", "section", "char_start", "char_end", "text", "mode", "keyword_score", "semantic_score",
-                 "title", "report_url", "topics", "page", "page_end"]
+                 "title", "report_url", "topics", "page", "page_end", "contains_words", "table_id"]
 MONTHS_SV = ["januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
              "november", "december"]
 TYPE_LABELS = {
@@ -43,6 +43,7 @@ MODE_LABELS = {"hybrid": "Ord och betydelse", "semantic": "Betydelse", "keyword"
 BATCH_MAX_BYTES = 200_000
 BATCH_MAX_QUERIES = 100
 BATCH_MAX_N = 50
+ATOM_DEFAULT, ATOM_MAX = 20, 100
 BATCH_TIME_LIMIT_S = 20.0   # one batch never occupies a worker longer than this
 
 
@@ -99,7 +100,7 @@ def snippet(text: str, spans: list[list[int]], width: int = 420) -> tuple[str, l
 
 
 def _request_from(index: SearchIndex, params: dict, export: bool = False) -> SearchRequest:
-    params = dict(params)
+    params = single_values(params)
     if "page" in params and "offset" not in params:
         try:
             page = int(str(params.pop("page")))
@@ -117,44 +118,45 @@ def _request_from(index: SearchIndex, params: dict, export: bool = False) -> Sea
 
 def search_page(index: SearchIndex, params: dict) -> dict:
     """Everything the search page needs; ``error`` is set (and no search run) for bad input."""
-    view = {"params": params, "q": (params.get("q") or "").strip(), "error": None, "response": None,
+    view = {"params": params, "q": str(params.get("q") or "").strip(), "error": None, "response": None,
             "filters": filter_options(index), "modes": MODE_LABELS, "topics": topics_mod.load_topics()}
-    if not view["q"]:
+    if not view["q"] and not params.get("topic"):
         return view
     req = _request_from(index, params)
     resp = index.search(req)
-    stems = index.query_stems(req.q)
+    marks = index.marks(req.q, req.mode, req.expand)
     hits = []
     for h in resp.hits:
         text = display(h["text"])
-        spans = highlight_spans(text, stems)
+        spans = highlight_spans(text, marks)
         short, short_spans = snippet(text, spans)
         hits.append({**h, "snippet_html": highlight_html(short, short_spans),
                      "type_label": TYPE_LABELS.get(h["report_type"], h["report_type"] or ""),
-                     "reader_url": reader_url(h["report_id"], h["passage"], req.q)})
+                     "reader_url": reader_url(h["report_id"], h["passage"], req.q or None)})
+    page = req.offset // req.limit + 1
+    pages = max(1, math.ceil(resp.shown / req.limit))
+    past_end = bool(req.offset and req.offset >= resp.shown)
     view.update({
         "request": req, "response": resp, "hits": hits, "matrix": index.matrix(req),
-        "page": req.offset // req.limit + 1, "pages": max(1, math.ceil(resp.total / req.limit)),
+        "page": page, "pages": pages, "past_end": past_end,
         "topic_labels": {t.id: t.label for t in topics_mod.load_topics()},
+        "suggested_q": _suggested(req.q, resp.interpreted.get("suggestions") or {}),
     })
     return view
 
 
-def reader_url(report_id: str, passage: int, q: str | None = None) -> str:
-    query = {"passage": passage}
-    if q:
-        query["q"] = q
-    return f"/rapport/{report_id}?{urlencode(query)}#passage-{passage}"
+def _suggested(q: str, suggestions: dict) -> str | None:
+    """The query with the suggested spellings ("Menade du: skyddat boende?")."""
+    if not suggestions:
+        return None
+    out = q
+    for wrong, right in suggestions.items():
+        out = re.sub(rf"(?<!\w){re.escape(wrong)}(?!\w)", right, out, flags=re.IGNORECASE)
+    return out
 
 
-def url_with(params: dict, **changes) -> str:
-    merged = {k: v for k, v in params.items() if v not in (None, "")}
-    for k, v in changes.items():
-        if v is None:
-            merged.pop(k, None)
-        else:
-            merged[k] = v
-    return "?" + urlencode(merged, doseq=True)
+reader_url = urls.reader_url
+url_with = urls.with_params
 
 
 def filter_options(index: SearchIndex) -> dict:
@@ -177,15 +179,19 @@ def filter_options(index: SearchIndex) -> dict:
 
 
 def export_rows(index: SearchIndex, resp: SearchResponse, base_url: str = "") -> list[dict]:
-    """Hits with the CLI's field names plus the report URL and topics (for JSON and CSV)."""
+    """Hits with the CLI's field names plus the report URL and topics (for JSON and CSV);
+    every signal's score and rank as the hit carries them (``scores``, and flat in CSV)."""
     topic_map = chunk_topics(index, [h["chunk_id"] for h in resp.hits])
     rows = []
     for h in resp.hits:
         row = {k: h[k] for k in ("rank", "score", "report_id", "source_file", "municipality", "kommunkod", "year", "period",
                                  "report_type", "section", "char_start", "char_end", "text", "mode", "title")}
         row["page"], row["page_end"] = h.get("page"), h.get("page_end")  # PDF pages (empty for text files)
-        row["keyword_score"] = h["scores"]["keyword"]
-        row["semantic_score"] = h["scores"]["semantic"]
+        row["keyword_score"] = h["scores"].get("keyword")
+        row["semantic_score"] = h["scores"].get("semantic")
+        row["scores"] = h["scores"]
+        row["contains_words"] = h["contains_words"]
+        row["table_id"] = h["table_id"]
         row["report_url"] = base_url + reader_url(h["report_id"], h["passage"])
         row["topics"] = topic_map.get(h["chunk_id"], [])
         row["also_in"] = h["also_in"]
@@ -271,9 +277,15 @@ def search_export(index: SearchIndex, params: dict, base_url: str = "") -> dict:
     params = {"limit": 100, **params}
     req = _request_from(index, params, export=True)
     resp = index.search(req)
-    return {"query": req.q, "mode": req.mode, "filters": req.filters_description(), "total": resp.total,
-            "offset": req.offset, "limit": req.limit, "corrections": resp.corrections,
-            "interpreted": resp.interpreted, "hits": export_rows(index, resp, base_url)}
+    out = {"query": req.q, "mode": req.mode, "filters": req.filters_description(), "total": resp.total,
+           "total_words": resp.total_words, "total_similar": resp.total_similar, "shown": resp.shown,
+           "offset": req.offset, "limit": req.limit, "corrections": resp.corrections,
+           "interpreted": resp.interpreted, "hits": export_rows(index, resp, base_url)}
+    if req.offset and req.offset >= resp.shown:
+        out["message"] = f"offset {req.offset} ligger efter sista träffen; sökningen gav {resp.shown} träffar"
+    if resp.nothing_relevant:
+        out["message"] = "inget relevant hittades"
+    return out
 
 
 # -- batch search -------------------------------------------------------------------------------
@@ -390,7 +402,8 @@ def batch_search(index: SearchIndex, text: str, n: int = 10, mode: str = "hybrid
             continue
         per_kommun: dict[str, int] = {}
         for (code, _year), count in matrix["cells"].items():
-            per_kommun[code] = per_kommun.get(code, 0) + count
+            if count:
+                per_kommun[code] = per_kommun.get(code, 0) + count
         for h in export_rows(index, resp, base_url):
             rows.append({"row_type": "träff", "query": q, **h, "hits_in_kommun": per_kommun.get(h["kommunkod"], 0),
                          "hits_in_kommun_year": matrix["cells"].get((h["kommunkod"], h["year"]), 0)})
@@ -419,6 +432,8 @@ class ReaderBlock:
 
 def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = None, q: str | None = None,
                 index: SearchIndex | None = None, sida: int | None = None) -> dict:
+    if q and len(q) > MAX_QUERY_CHARS:
+        raise BadRequest(f"Sökfrågan är {len(q)} tecken lång; högst {MAX_QUERY_CHARS} tecken.", parameter="q")
     report = conn.execute("select * from reports where id = ?", [report_id]).fetchone()
     if report is None:
         raise BadRequest(f"Rapporten '{report_id}' finns inte.", status=404)
@@ -439,7 +454,7 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
     doc = parse(report["text"])
     parsed_tables = {t.start: t for t in tables_of(doc)}
     table_ids = {t["char_start"]: t["id"] for t in tables}
-    stems = index.query_stems(q) if (index and q) else set()
+    stems = index.marks(q) if (index and q) else set()
     hit = next((c for c in chunks if c["ordinal"] == passage), None)
     blocks: list[ReaderBlock] = []
     for block in doc.blocks:
@@ -589,7 +604,10 @@ def xml_text(s: str) -> str:
 
 def atom_feed(index: SearchIndex, params: dict, base_url: str) -> str:
     """An Atom feed of a saved search: its newest matching passages first."""
-    req = _request_from(index, {**params, "limit": 20}, export=True)
+    params = {"limit": ATOM_DEFAULT, **single_values(params)}
+    if str(params["limit"]).strip().isdigit() and int(params["limit"]) > ATOM_MAX:
+        raise SearchError("limit", f"{params['limit']} ligger utanför det tillåtna intervallet 1–{ATOM_MAX}")
+    req = _request_from(index, params, export=True)
     resp = index.search(req)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     e = xml_text
@@ -625,7 +643,7 @@ def topics_index(conn: sqlite3.Connection) -> list[dict]:
 NUMBER_SENTENCE = re.compile(r"\d")
 
 
-def topic_page(conn: sqlite3.Connection, topic_id: str) -> dict:
+def topic_page(conn: sqlite3.Connection, topic_id: str, index: SearchIndex | None = None) -> dict:
     topic = topics_mod.topics_by_id().get(topic_id)
     if topic is None:
         raise BadRequest(f"Ämnet '{topic_id}' finns inte.", status=404)
@@ -640,6 +658,12 @@ def topic_page(conn: sqlite3.Connection, topic_id: str) -> dict:
         matrix_cells[key] = matrix_cells.get(key, 0) + 1
         kommuner[r["kommunkod"]] = r["municipality"]
     years = sorted({r["year"] for r in rows if r["year"] is not None})
+    covered = None
+    if index is not None:
+        # the one counting function: the same numbers as /sok?topic=<id>
+        ov = counting.overview(index, SearchRequest(q="", topics=[topic_id]))
+        years, matrix_cells, covered = ov["years"], ov["cells"], ov["covered"]
+        kommuner = {k["code"]: k["name"] for k in ov["kommuner"]}
     per_kommun: dict[str, list] = {}
     stems = {s for phrase in topic.phrases for s in phrase} | {a.lower() for a in topic.abbreviations}
     for r in sorted(rows, key=lambda r: (-r["score"], r["method"] == "semantik", r["ordinal"])):
@@ -658,7 +682,7 @@ def topic_page(conn: sqlite3.Connection, topic_id: str) -> dict:
     kommun_list = sorted(({"code": k, "name": v} for k, v in kommuner.items()), key=lambda k: k["name"] or "")
     chart = charts.kommun_year_chart(f"Textavsnitt om {topic.label} per kommun och år", kommun_list, years, matrix_cells)
     return {"chart": chart, "heat_max": max(matrix_cells.values(), default=0), "topic": topic, "years": years, "kommuner": sorted(({"code": k, "name": v} for k, v in kommuner.items()), key=lambda k: k["name"] or ""),
-            "cells": matrix_cells, "per_kommun": {k: v[:3] for k, v in sorted(per_kommun.items())},
+            "cells": matrix_cells, "covered": covered, "per_kommun": {k: v[:3] for k, v in sorted(per_kommun.items())},
             "counts": {k: len(v) for k, v in per_kommun.items()}, "numbers": numbers, "tables": tables,
             "related": related, "total": len(rows)}
 

@@ -60,9 +60,12 @@ def test_filters_by_municipality_year_and_type(index):
 
 
 def test_misspelling_is_corrected(index):
-    resp = keyword(index, "skydat boende")
+    # issue 11: spelling correction only in the meaning-aware modes (was: also in Exakta ord)
+    resp = keyword(index, "skydat boende", mode="hybrid")
     assert resp.corrections == {"skydat": "skydd"}
     assert any("skyddat boende" in h["text"] for h in resp.hits)
+    exact = keyword(index, "skydat boende")
+    assert exact.corrections == {} and exact.hits == [] and exact.interpreted["suggestions"] == {"skydat": "skyddat"}
 
 
 @pytest.mark.parametrize("mode", ["keyword", "hybrid"])

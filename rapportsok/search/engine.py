@@ -1,0 +1,241 @@
+"""The one search implementation behind the CLI, the JSON/CSV API and the web page.
+
+A query flows: :mod:`~rapportsok.query` validates the request → :mod:`.syntax` parses the
+words → each signal of the mode ranks passages within the filter mask of the corpus index
+(:mod:`.index`; :mod:`.signals.keyword`, :mod:`.signals.semantic`) → :mod:`.fusion` combines
+the rankings → near-duplicates are folded → :mod:`.hits` turns the page into typed hits with
+every signal's score and rank, highlights (:mod:`.highlight`) and URLs (:mod:`.urls`).
+:mod:`.counting` counts the same word matches per kommun × år.
+
+Modes: *keyword* (Exakta ord) = the keyword signal alone, nothing added; *semantic*
+(Betydelse) = the semantic signal alone, above its calibrated similarity; *hybrid* (Ord och
+betydelse, default) = reciprocal rank fusion (k = 60) of both, the keyword side weighted by
+the share of query words the index knows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import swedish
+from ..embeddings import Embedder
+from ..query import SearchRequest
+from . import counting
+from . import fusion as fusion_mod
+from .highlight import Marks
+from .hits import hydrate
+from .index import CorpusIndex, connect_readonly  # noqa: F401  (re-exported)
+from .signals import Ranking
+from .signals.keyword import KeywordSignal, Understood
+from .signals.semantic import SemanticSignal
+
+# Calibrated on the evaluation set (README, "Honest nothing relevant"): a meaning-only hit
+# must be at least this similar to the query.
+SIMILARITY_MIN = 0.85
+SIGNALS_FOR_MODE = {"keyword": ("keyword",), "semantic": ("semantic",), "hybrid": ("keyword", "semantic")}
+DUPLICATE_CONTAINMENT = 0.6
+COLLAPSE_WINDOW = 300   # near-duplicates are folded among this many best hits – the same for every page
+
+
+@dataclass
+class TermGroup:  # kept for callers of the old interface
+    alternatives: list[tuple[str, ...]]
+    label: str
+    exact: bool = False
+    corrected: bool = False
+    known: bool = True
+    topic: str | None = None
+
+
+@dataclass
+class SearchResponse:
+    request: SearchRequest
+    hits: list
+    total: int                     # passages in the result: word matches + meaning-only hits (stable across pages)
+    timings: dict = field(default_factory=dict)
+    corrections: dict = field(default_factory=dict)
+    interpreted: dict = field(default_factory=dict)
+    total_words: int = 0           # passages (within the filters) that contain the words
+    total_similar: int = 0         # meaning-only passages above the similarity threshold
+    shown: int = 0                 # entries in the list once near-duplicates are folded (paging)
+    understood: Understood | None = None
+    best_similarity: float | None = None
+    threshold: float | None = None
+    folded: int = 0                # passages shown inside another hit's "also_in"
+
+    @property
+    def nothing_relevant(self) -> bool:
+        return self.total == 0
+
+
+class SearchIndex(CorpusIndex):
+    """The corpus index plus its signals: ``search`` and ``matrix`` are all callers need."""
+
+    def __init__(self, db_path: Path, embedder: Embedder | None = None, load_vectors: bool = True,
+                 vector_dtype: str = "auto", similarity_min: float | None = SIMILARITY_MIN):
+        super().__init__(db_path, embedder=embedder, load_vectors=load_vectors, vector_dtype=vector_dtype)
+        self.keyword = KeywordSignal(self)
+        self.semantic = SemanticSignal(similarity_min)
+        self.signals = {"keyword": self.keyword, "semantic": self.semantic}
+        self._shingle_cache: OrderedDict = OrderedDict()
+
+    # -- what a query means -------------------------------------------------------------------
+    def understand(self, q: str, mode: str = "hybrid", expand: bool = True) -> Understood:
+        return self.keyword.understand(SearchRequest(q=q, mode=mode, expand=expand))
+
+    def marks(self, q: str, mode: str = "hybrid", expand: bool = True) -> Marks:
+        """What to highlight for a query: exactly what the keyword side looks for."""
+        return self.understand(q, mode, expand).marks if q else Marks()
+
+    query_stems = marks
+
+    # -- the search -----------------------------------------------------------------------------
+    def rankings(self, req: SearchRequest, mask: np.ndarray, semantic_weight: float | None = None) -> list[Ranking]:
+        out = []
+        for name in SIGNALS_FOR_MODE[req.mode]:
+            r = self.signals[name].rank(self, req, mask)
+            if name == "semantic" and semantic_weight is not None:
+                r.weight = semantic_weight
+            out.append(r)
+        return out
+
+    def search(self, req: SearchRequest, fusion_method: str = "rrf", alpha: float = 0.5,
+               semantic_weight: float | None = None, fusion: str | None = None) -> SearchResponse:
+        t0 = time.perf_counter()
+        method = fusion or fusion_method
+        mask = self.mask(req)
+        timings: dict[str, float] = {}
+        understood = self.keyword.understand(req) if req.q else None
+        if req.q:
+            rankings = self.rankings(req, mask, semantic_weight)
+        else:  # a topic without words: its tagged passages, best tagged first
+            rankings = [self._topic_ranking(req, mask)]
+        for r in rankings:
+            key = {"keyword": "keyword_ms", "semantic": "vector_search_ms"}.get(r.name, f"{r.name}_ms")
+            timings[key] = r.ms
+            if "embed_ms" in r.evidence:
+                timings["query_embedding_ms"] = r.evidence["embed_ms"]
+        t = time.perf_counter()
+        ranked = fusion_mod.fuse(rankings, method, alpha)
+        timings["fusion_ms"] = (time.perf_counter() - t) * 1000
+        # what the result contains: word matches (counted once) + meaning-only hits above the threshold
+        word_pos = counting.matching_positions(self, req)
+        in_words = np.zeros(len(self.chunk_ids), dtype=bool)
+        in_words[word_pos] = True
+        sem = next((r for r in rankings if r.name == "semantic"), None)
+        if sem is not None:
+            # a passage enters the result if it contains the words (not in semantic mode) or
+            # is similar enough in meaning; the semantic ranking still orders the word matches
+            admitted = sem.evidence["admitted"]
+            if req.mode == "semantic":
+                ranked = [(cid, s) for cid, s in ranked if cid in admitted]
+            else:
+                ranked = [(cid, s) for cid, s in ranked if cid in admitted or in_words[self.index_of[cid]]]
+        similar = [cid for cid, _ in ranked if not in_words[self.index_of[cid]]]
+        if req.mode == "semantic":
+            total = len(ranked)
+        else:
+            total = len(word_pos) + len(similar)
+        if req.collapse_duplicates:
+            collapsed = self.collapse(ranked[:COLLAPSE_WINDOW]) + [(cid, s, []) for cid, s in ranked[COLLAPSE_WINDOW:]]
+        else:
+            collapsed = [(cid, s, []) for cid, s in ranked]
+        page = collapsed[req.offset: req.offset + req.limit]
+        per_signal: dict[int, dict] = {}
+        for r in rankings:
+            for rank, (cid, s) in enumerate(r.items, 1):
+                per_signal.setdefault(cid, {})[r.name] = (round(s, 4), rank)
+        marks = understood.marks if understood else Marks()
+        hits = hydrate(self, page, req, per_signal, marks, in_words, [r.name for r in rankings])
+        for i, h in enumerate(hits):
+            h.rank = req.offset + i + 1
+        timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        u = understood
+        return SearchResponse(
+            request=req, hits=hits, total=total, timings=timings, corrections=dict(u.corrections) if u else {},
+            interpreted={"keyword_weight": round(u.coverage, 3) if u else 0.0, "topics": list(u.topics) if u else list(req.topics),
+                         "ignored": list(u.unknown) if u else [], "expansions": list(u.expansions) if u else [],
+                         "suggestions": dict(u.suggestions) if u else {}, "dropped": list(u.dropped) if u else [],
+                         "similarity_min": sem.evidence.get("threshold") if sem else None},
+            total_words=int(len(word_pos)), total_similar=len(similar), shown=len(collapsed), understood=u,
+            folded=sum(len(d) for _, _, d in collapsed),
+            best_similarity=sem.evidence.get("best") if sem else None, threshold=sem.evidence.get("threshold") if sem else None)
+
+    def _topic_ranking(self, req: SearchRequest, mask: np.ndarray) -> Ranking:
+        t = time.perf_counter()
+        if not req.topics or not self.topic_table:
+            return Ranking("topic", [])
+        rows = self.conn().execute(
+            f"select chunk_id, max(score) from chunk_topics where topic_id in ({','.join('?' * len(req.topics))}) "
+            "group by chunk_id order by max(score) desc, chunk_id", req.topics).fetchall()
+        items = [(int(cid), float(s)) for cid, s in rows if int(cid) in self.index_of and mask[self.index_of[int(cid)]]]
+        return Ranking("topic", items, ms=(time.perf_counter() - t) * 1000)
+
+    def matrix(self, req: SearchRequest) -> dict:
+        """Passages per kommun × år (the one counting function, :func:`counting.overview`)."""
+        return counting.overview(self, req)
+
+    # -- duplicates -----------------------------------------------------------------------------
+    def shingles(self, ids: list[int]) -> dict[int, frozenset]:
+        """Hashed 5-word shingles per passage (cached), for near-duplicate detection."""
+        with self._lock:
+            cache = self._shingle_cache
+            out = {cid: cache[cid] for cid in ids if cid in cache}
+        missing = [cid for cid in ids if cid not in out]
+        for i in range(0, len(missing), 500):
+            part = missing[i: i + 500]
+            for cid, text in self.conn().execute(
+                    f"select id, text from chunks where id in ({','.join('?' * len(part))})", part):
+                words = swedish.tokens(text)
+                out[cid] = frozenset(hash(tuple(words[j: j + 5])) for j in range(max(1, len(words) - 4)))
+        with self._lock:
+            for cid in missing:
+                cache[cid] = out[cid]
+            while len(cache) > 100_000:
+                cache.popitem(last=False)
+        return out
+
+    def collapse(self, ranked: list[tuple[int, float]]) -> list[tuple[int, float, list[int]]]:
+        """Fold near-duplicate passages into the best-ranked copy (kept in its ``also_in``).
+
+        Candidates are found through shared shingles (an inverted index), so this is close to
+        linear in the number of passages; near-duplication is transitive (union-find)."""
+        if not ranked:
+            return []
+        sets = [s for s in (self.shingles([cid for cid, _ in ranked]).get(cid, frozenset()) for cid, _ in ranked)]
+        parent = list(range(len(ranked)))
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        seen: dict[int, list[int]] = {}
+        for j, b in enumerate(sets):
+            candidates: set[int] = set()
+            for h in b:
+                candidates.update(seen.get(h, ()))
+            for i in sorted(candidates):
+                a = sets[i]
+                if a and b and len(a & b) / min(len(a), len(b)) >= DUPLICATE_CONTAINMENT:
+                    ri, rj = find(i), find(j)
+                    if ri != rj:
+                        parent[max(ri, rj)] = min(ri, rj)  # the better-ranked copy represents the group
+            for h in b:
+                seen.setdefault(h, []).append(j)
+        kept: list[tuple[int, float, list[int]]] = []
+        slot: dict[int, int] = {}
+        for i, (cid, score) in enumerate(ranked):
+            root = find(i)
+            if root == i:
+                slot[i] = len(kept)
+                kept.append((cid, score, []))
+            else:
+                kept[slot[root]][2].append(cid)
+        return kept

@@ -1,0 +1,62 @@
+"""The one highlighter: which words of a text the query matched ([start, end] offsets).
+
+Used for search hits, the report reader and the topic page, so what is marked is exactly
+what was searched for: stems (with compound parts and inflections), abbreviations in
+capitals only where written in capitals, exact phrases only where the whole phrase occurs,
+and prefixes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import swedish
+
+PREFIX_MIN_LEN = 5  # a stem this long also marks longer indexed forms (familjehem → familjehemmen)
+
+
+@dataclass
+class Marks:
+    """What to mark; built from a parsed query by the engine (``SearchIndex.marks``)."""
+
+    stems: set[str] = field(default_factory=set)
+    caps: set[str] = field(default_factory=set)           # exact-case words (SIG)
+    phrases: list[tuple[str, ...]] = field(default_factory=list)  # lower-case word sequences
+    prefixes: set[str] = field(default_factory=set)       # lower-case surface prefixes
+
+    def __bool__(self) -> bool:
+        return bool(self.stems or self.caps or self.phrases or self.prefixes)
+
+
+def highlight_spans(text: str, marks: "Marks | set[str]") -> list[list[int]]:
+    """[start, end] offsets (within ``text``) of the words ``marks`` matches.
+
+    ``marks`` may be a plain set of stems (topic pages)."""
+    if not isinstance(marks, Marks):
+        marks = Marks(stems=set(marks))
+    if not marks:
+        return []
+    stem_prefixes = tuple(s for s in marks.stems if len(s) >= PREFIX_MIN_LEN)
+    prefixes = tuple(marks.prefixes)
+    words = list(swedish.WORD_RE.finditer(text))
+    lower = [m.group(0).lower() for m in words]
+    hit = [False] * len(words)
+    for i, m in enumerate(words):
+        word = m.group(0)
+        if word in marks.caps:
+            hit[i] = True
+            continue
+        if prefixes and lower[i].startswith(prefixes):
+            hit[i] = True
+            continue
+        if marks.stems:
+            terms = swedish.index_terms(lower[i])
+            if any(t in marks.stems or (stem_prefixes and t.startswith(stem_prefixes)) for t in terms):
+                hit[i] = True
+    for phrase in marks.phrases:
+        n = len(phrase)
+        for i in range(len(words) - n + 1):
+            if tuple(lower[i: i + n]) == phrase:
+                for j in range(i, i + n):
+                    hit[j] = True
+    return [[m.start(), m.end()] for m, h in zip(words, hit) if h]

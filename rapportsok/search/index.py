@@ -1,0 +1,221 @@
+"""The corpus index: what every signal shares, loaded once from the immutable database.
+
+Passage ids, filter columns as small integer codes (kommun, year, report type, kind,
+report), the filter mask, one SQLite connection per thread, and the passage vectors behind
+one call (:meth:`CorpusIndex.similarities`), so an approximate-nearest-neighbour index can
+replace the brute-force scan without touching the signals.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from ..embeddings import Embedder, ModelContract, embedder_for_contract, from_blob
+from ..errors import RapportsokError, SearchError
+from ..query import SearchRequest
+
+INT8_ABOVE = 250_000   # "auto" keeps float32 vectors up to this many passages, int8 above
+BLOCK = 65_536         # rows per block when scoring int8 vectors
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def table_exists(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("select 1 from sqlite_master where name = ?", [name]).fetchone() is not None
+
+
+class CorpusIndex:
+    """Ids, filter codes, mask, connections and vectors of one built database."""
+
+    def __init__(self, db_path: Path, embedder: Embedder | None = None, load_vectors: bool = True,
+                 vector_dtype: str = "auto"):
+        self.db_path = Path(db_path)
+        if not self.db_path.exists():
+            raise RapportsokError(f"{self.db_path}: database not found; run 'rapportsok build' first")
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        try:
+            conn = self.conn()
+            rows = conn.execute(
+                "select c.id, c.kind, c.report_id, r.kommunkod, r.year, r.report_type from chunks c "
+                "join reports r on r.id = c.report_id order by c.id"
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise RapportsokError(f"{self.db_path}: not a Rapportsök database ({exc})") from None
+        self.chunk_ids = np.array([r["id"] for r in rows], dtype=np.int64)
+        self.index_of = {int(cid): i for i, cid in enumerate(self.chunk_ids)}
+        # filter columns as small integer codes: comparisons over 1M passages take milliseconds
+        self._codes: dict[str, dict[str, int]] = {}
+        self.kind = self._encode("kind", [r["kind"] for r in rows])
+        self.report = self._encode("report", [r["report_id"] for r in rows])
+        self.kommun = self._encode("kommun", [r["kommunkod"] or "" for r in rows])
+        self.year = np.array([r["year"] if r["year"] is not None else -1 for r in rows], dtype=np.int32)
+        self.rtype = self._encode("type", [r["report_type"] or "" for r in rows])
+        self.known_types = sorted(t for t in self._codes["type"] if t)
+        self.vocab = {r[0]: r[1] for r in conn.execute("select term, doc from chunks_fts_vocab")}
+        self.topic_table = table_exists(conn, "chunk_topics")
+        # the collection: which kommun has a report in which year ("–" versus 0 in overviews)
+        self.collection = [(r[0], r[1], r[2]) for r in conn.execute(
+            "select distinct municipality, kommunkod, year from reports where kommunkod is not null")]
+        self.contract: ModelContract | None = None
+        self.vectors: np.ndarray | None = None       # float32 (n, dim), or int8 with per-row scales
+        self.scales: np.ndarray | None = None
+        if load_vectors and table_exists(conn, "embedding_model"):
+            self.contract = ModelContract.from_json(conn.execute("select contract_json from embedding_model").fetchone()[0])
+            self._load_vectors(conn, vector_dtype)
+        self._embedder = embedder
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _encode(self, name: str, values: list[str]) -> np.ndarray:
+        codes = self._codes.setdefault(name, {})
+        return np.array([codes.setdefault(v, len(codes)) for v in values], dtype=np.int32)
+
+    def _isin(self, name: str, column: np.ndarray, values: list[str]) -> np.ndarray:
+        wanted = [self._codes[name][v] for v in values if v in self._codes[name]]
+        return np.isin(column, np.array(wanted, dtype=np.int32)) if wanted else np.zeros(len(column), dtype=bool)
+
+    @property
+    def kommunkod(self) -> list[str]:
+        """The kommunkod of every passage (for callers that want the strings)."""
+        names = self.kommun_names()
+        return [names[c] for c in self.kommun]
+
+    def kommun_names(self) -> dict[int, str]:
+        return {v: k for k, v in self._codes["kommun"].items()}
+
+    def positions(self, ids) -> np.ndarray:
+        """Positions (rows of the index) of passage ids; unknown ids are dropped."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(ids) or not len(self.chunk_ids):
+            return np.zeros(0, dtype=np.int64)
+        pos = np.clip(np.searchsorted(self.chunk_ids, ids), 0, len(self.chunk_ids) - 1)
+        return pos[self.chunk_ids[pos] == ids]
+
+    # -- vectors ----------------------------------------------------------------------------
+    def _load_vectors(self, conn: sqlite3.Connection, dtype: str) -> None:
+        """Load every passage vector into one matrix (the database is immutable).
+
+        float32 below ``INT8_ABOVE`` passages; above it int8 with one scale per row, which
+        quarters the memory (1M × 384 dims: 1.5 GB → 0.37 GB) for a small recall cost that
+        ``benchmarks/search_benchmark.py`` measures.
+        """
+        n, dim = len(self.chunk_ids), self.contract.dimensions
+        if dtype == "auto":
+            dtype = "int8" if n > INT8_ABOVE else "float32"
+        if dtype not in ("float32", "int8"):
+            raise RapportsokError(f"vector_dtype {dtype!r}: use float32, int8 or auto")
+        mat = np.zeros((n, dim), dtype=np.float32 if dtype == "float32" else np.int8)
+        scales = np.ones(n, dtype=np.float32) if dtype == "int8" else None
+        for cid, blob in conn.execute("select chunk_id, vector from chunk_embeddings"):
+            i = self.index_of[int(cid)]
+            vec = from_blob(blob, dim)
+            if scales is None:
+                mat[i] = vec
+            else:
+                scale = float(np.abs(vec).max()) / 127 or 1.0
+                mat[i] = np.round(vec / scale)
+                scales[i] = scale
+        self.vectors, self.scales = mat, scales
+
+    @property
+    def has_vectors(self) -> bool:
+        return self.vectors is not None
+
+    def similarities(self, qv: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Cosine similarity of ``qv`` with every passage (or only ``rows``): the one vector call."""
+        mat = self.vectors if rows is None else self.vectors[rows]
+        if self.scales is None:
+            return mat @ qv
+        scales = self.scales if rows is None else self.scales[rows]
+        out = np.empty(len(mat), dtype=np.float32)
+
+        def block(i: int) -> None:
+            out[i: i + BLOCK] = (mat[i: i + BLOCK].astype(np.float32) @ qv) * scales[i: i + BLOCK]
+
+        starts = range(0, len(mat), BLOCK)
+        if len(mat) > 2 * BLOCK:
+            list(_pool().map(block, starts))  # NumPy releases the GIL: both cores work
+        else:
+            for i in starts:
+                block(i)
+        return out
+
+    def embedder(self) -> Embedder:
+        if self.contract is None:
+            raise SearchError("mode", "databasen saknar inbäddningar; bygg om utan --no-embed eller välj mode=keyword")
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = embedder_for_contract(self.contract)
+            else:
+                # A caller-supplied embedder must embed queries as the database's model does.
+                mine = self._embedder.contract
+                if (mine.model_id, mine.dimensions, mine.query_prefix) != (self.contract.model_id, self.contract.dimensions, self.contract.query_prefix):
+                    raise RapportsokError(f"query model {mine.model_id} does not match the database's {self.contract.model_id}")
+        return self._embedder
+
+    def query_vector(self, q: str) -> np.ndarray:
+        with self._lock:
+            if q in self._query_cache:
+                self._query_cache.move_to_end(q)
+                return self._query_cache[q]
+        vec = self.embedder().embed_query(q)
+        with self._lock:
+            self._query_cache[q] = vec
+            if len(self._query_cache) > 512:
+                self._query_cache.popitem(last=False)
+        return vec
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = self._local.conn = connect_readonly(self.db_path)
+        return c
+
+    def mask(self, req: SearchRequest) -> np.ndarray:
+        m = np.ones(len(self.chunk_ids), dtype=bool)
+        if req.kommunkoder:
+            m &= self._isin("kommun", self.kommun, req.kommunkoder)
+        if req.year_from is not None:
+            m &= self.year >= req.year_from
+        if req.year_to is not None:
+            m &= (self.year <= req.year_to) & (self.year >= 0)
+        if req.report_types:
+            m &= self._isin("type", self.rtype, req.report_types)
+        if req.kind:
+            m &= self._isin("kind", self.kind, [req.kind])
+        if req.report_id:
+            m &= self._isin("report", self.report, [req.report_id])
+        if req.topics and self.topic_table:
+            m &= np.isin(self.chunk_ids, self.topic_ids(req.topics))
+        return m
+
+    def topic_ids(self, topic_ids: list[str]) -> list[int]:
+        """Passages tagged with any of the topics (the topic page counts the same ones)."""
+        return sorted({r[0] for r in self.conn().execute(
+            f"select chunk_id from chunk_topics where topic_id in ({','.join('?' * len(topic_ids))})", topic_ids)})
+
+    def filtered(self, req: SearchRequest) -> bool:
+        return bool(req.kommunkoder or req.year_from is not None or req.year_to is not None or req.report_types
+                    or req.kind or req.report_id or (req.topics and self.topic_table))
+
+
+_POOL = None
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vectors")
+    return _POOL

@@ -1,0 +1,317 @@
+"""The keyword signal: which passages contain the words, ranked by BM25.
+
+:func:`understand` turns a parsed query (:mod:`rapportsok.search.syntax`) into one FTS5
+expression over the index that the build wrote (``chunks_fts``: passage text, section path
+and ``search_terms`` = Snowball stems + compound-part stems + ``xcaps<word>`` for words in
+capitals):
+
+* a word → its stem and the indexed inflections Snowball leaves apart (in ``search_terms``,
+  which also holds every compound part: *familjehem* finds *familjehemsplaceringar*);
+* a word in capitals → only that word in capitals (``xcapssig``), or the abbreviation's
+  own expansion from ``data/topics.yml`` (*sociala insatsgrupper*);
+* ``"a phrase"`` → the exact words in order, in the passage text; ``pre*`` → a prefix;
+* every clause is required (AND), ``OR`` joins alternatives, ``-word``/``NOT word`` are cut
+  away (``NOT``).
+
+The meaning-aware modes (hybrid, semantic) may add to this – topic synonyms for an
+abbreviation or an English phrase, and the nearest indexed word for an unknown word – and
+every addition is reported (``Understood.expansions``/``corrections``) so the page can show
+it ("Sökte också på …") and offer to turn it off (``expand=0``). The exact mode adds nothing:
+an unknown word matches nothing, and a suggestion is offered ("Menade du …?").
+"""
+
+from __future__ import annotations
+
+import bisect
+import sqlite3
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ... import swedish, topics
+from ...errors import SearchError
+from ..highlight import Marks
+from ..syntax import ParsedQuery, Term, parse
+from . import Ranking
+
+FTS_WEIGHTS = (0.0, 0.3, 1.0)   # bm25 weights for chunks_fts columns text, section, search_terms
+TIME_LIMIT_S = 2.0              # one keyword query never runs longer (SQLite progress handler)
+WINDOW = 3000                   # ranked passages kept per query (reachable: offset ≤ 2000 + limit ≤ 1000)
+PREFIX_MIN_LEN = 5
+STEMS = "{search_terms section}"
+
+
+@dataclass
+class Understood:
+    """What the keyword side will look for, and everything it added on its own."""
+
+    parsed: ParsedQuery
+    expression: str                      # FTS5 expression; "" = nothing can match
+    marks: Marks
+    coverage: float = 1.0                # share of clauses the index knows (hybrid weight)
+    corrections: dict = field(default_factory=dict)   # applied: word → indexed term
+    suggestions: dict = field(default_factory=dict)   # offered, not applied ("Menade du")
+    expansions: list = field(default_factory=list)    # [{"topic", "label", "matched", "terms"}]
+    unknown: list = field(default_factory=list)       # words no passage contains
+    topics: list = field(default_factory=list)        # topics the query names
+    dropped: list = field(default_factory=list)       # function words not required
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', "") + '"'
+
+
+class Vocabulary:
+    """The index's terms: spelling correction and inflections."""
+
+    def __init__(self, vocab: dict[str, int]):
+        self.vocab = vocab
+        self.terms = [t for t in vocab if not t.startswith(swedish.CAPS_MARK)]
+        self.sorted = sorted(self.terms)
+
+    def __contains__(self, term: str) -> bool:
+        return term in self.vocab
+
+    def correct(self, word: str) -> str | None:
+        """Nearest indexed term for a word/stem the index does not contain (None if none close)."""
+        if word in self.vocab or len(word) < 4 or word.isdigit():
+            return None
+        from rapidfuzz import fuzz, process
+
+        best = process.extractOne(word, self.terms, scorer=fuzz.ratio, score_cutoff=80)
+        if best is None:
+            return None
+        ties = process.extract(word, self.terms, scorer=fuzz.ratio, score_cutoff=best[1] - 1e-6, limit=5)
+        candidates = [t for t, _, _ in ties] or [best[0]]
+        return max(candidates, key=lambda t: (self.vocab.get(t, 0), t))
+
+    def inflections(self, stem: str) -> list[str]:
+        """The stem and indexed terms that extend it by one or two letters ("familjehem" →
+        "familjehemm", from "familjehemmen"), which Snowball leaves apart.
+
+        Used instead of an FTS5 prefix query: on the synthetic 1M-passage corpus a prefix
+        query took 445 ms where the exact term took 117 ms (benchmarks/search_benchmark.py)."""
+        if len(stem) < PREFIX_MIN_LEN:
+            return [stem]
+        out = [stem]
+        i = bisect.bisect_left(self.sorted, stem)
+        while i < len(self.sorted) and self.sorted[i].startswith(stem) and len(out) < 6:
+            term = self.sorted[i]
+            if term != stem and len(term) <= len(stem) + 2:
+                out.append(term)
+            i += 1
+        return out
+
+
+def _stem_alt(vocab: Vocabulary, stems: tuple[str, ...]) -> str:
+    if len(stems) == 1:
+        return f"{STEMS} : (" + " OR ".join(_quote(f) for f in vocab.inflections(stems[0])) + ")"
+    return f"{STEMS} : NEAR(" + " ".join(_quote(s) for s in stems) + f", {2 * len(stems)})"
+
+
+def _phrase_stems(text: str) -> tuple[str, ...]:
+    return tuple(swedish.stem(t) for t in swedish.tokens(text) if t not in swedish.STOPWORDS)
+
+
+def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = True) -> Understood:
+    """Query → FTS5 expression and what was added (see the module docstring)."""
+    parsed = parse(q)
+    out = Understood(parsed=parsed, expression="", marks=Marks(), dropped=list(parsed.dropped))
+    marks = out.marks
+    adds = meaning_aware and expand
+    clauses: list[list[Term]] = [list(c.terms) for c in parsed.clauses]
+    extra_alts: dict[int, list[str]] = {}
+    # topics the query names: recorded always, expanded only when meaning-aware
+    plain = [(i, c[0]) for i, c in enumerate(clauses) if len(c) == 1 and c[0].kind == "word"]
+    expansions, _rest = topics.expand_query(" ".join(t.text for _, t in plain))
+    out.topics = [e.topic for e in expansions]
+    if adds:
+        for e in expansions:
+            if e.how not in ("abbreviation", "english"):
+                continue
+            t = topics.topics_by_id()[e.topic]
+            matched = [w.lower() for w in e.matched.split()]
+            spots = [i for i, term in plain if term.text.lower() in matched]
+            if not spots:
+                continue
+            alts = [f"{{search_terms}} : {_quote(swedish.CAPS_MARK + a.lower())}" for a in t.abbreviations
+                    if swedish.is_caps(a) and swedish.CAPS_MARK + a.lower() in vocab]
+            alts += [_stem_alt(vocab, p) for p in t.phrases]
+            marks.caps |= {a for a in t.abbreviations if swedish.is_caps(a)}
+            marks.stems |= {s for p in t.phrases for s in p}
+            out.expansions.append({"topic": t.id, "label": t.label, "matched": e.matched,
+                                   "terms": list(t.abbreviations) + [s for s in t.synonyms if s not in t.abbreviations]})
+            extra_alts[spots[0]] = alts
+            for i in spots[1:]:
+                clauses[i] = []
+            for i in spots[:1]:
+                if not clauses[i][0].caps and swedish.stem(clauses[i][0].text) not in vocab:
+                    clauses[i] = []  # the English words themselves are not in the reports
+
+    def alts_for(term: Term, positive: bool) -> tuple[list[str], float]:
+        """FTS alternatives for one term and how well it is known (1, 0.5 corrected, 0)."""
+        if term.kind == "phrase":
+            words = term.words
+            if positive:
+                marks.phrases.append(tuple(words))
+            return ["{text} : " + _quote(" ".join(words))], 1.0
+        if term.kind == "prefix":
+            if positive:
+                marks.prefixes.add(term.text)
+            return ["{text search_terms} : " + _quote(term.text) + " *"], 1.0
+        if term.caps:
+            alts = []
+            if swedish.CAPS_MARK + term.text.lower() in vocab:
+                alts.append("{search_terms} : " + _quote(swedish.CAPS_MARK + term.text.lower()))
+                if positive:
+                    marks.caps.add(term.text)
+            if expand:
+                for t in topics.load_topics():
+                    if term.text in t.abbreviations and t.abbreviations[term.text]:
+                        stems = _phrase_stems(t.abbreviations[term.text])
+                        if stems and all(s in vocab for s in stems):
+                            alts.append(_stem_alt(vocab, stems))
+                            if positive:
+                                marks.stems |= set(stems)
+                                if not any(e["topic"] == t.id for e in out.expansions):
+                                    out.expansions.append({"topic": t.id, "label": t.label, "matched": term.text,
+                                                           "terms": [t.abbreviations[term.text]]})
+            return alts, 1.0 if alts else 0.0
+        s = swedish.stem(term.text)
+        if s in vocab or term.text.isdigit():
+            if positive:
+                marks.stems.add(s)
+            return [_stem_alt(vocab, (s,))], 1.0
+        if not positive:
+            return [], 0.0
+        if adds:
+            fixed = vocab.correct(s)
+            if fixed:
+                out.corrections[term.text] = fixed
+                marks.stems.add(fixed)
+                return [_stem_alt(vocab, (fixed,))], 0.5
+        elif not meaning_aware:
+            suggestion = vocab.correct(term.text)
+            if suggestion:
+                out.suggestions[term.text] = suggestion
+        return [], 0.0
+
+    if meaning_aware:
+        # English function words ("shortage of foster homes") are not required either
+        kept = [i for i, c in enumerate(clauses) if c or i in extra_alts]
+        for i in kept:
+            c = clauses[i]
+            if len(kept) > 1 and len(c) == 1 and c[0].kind == "word" and not c[0].caps and c[0].text in topics.ENGLISH_STOPWORDS:
+                clauses[i] = []
+                out.dropped.append(c[0].text)
+    parts: list[str] = []
+    known: list[float] = []
+    impossible = False
+    for i, clause in enumerate(clauses):
+        if not clause and i not in extra_alts:
+            continue
+        alts: list[str] = list(extra_alts.get(i, []))
+        best = 1.0 if alts else 0.0
+        for term in clause:
+            a, k = alts_for(term, True)
+            alts += a
+            best = max(best, k)
+        known.append(best)
+        if not alts:
+            out.unknown += [t.label() for t in clause]
+            if not meaning_aware:
+                impossible = True  # exact: a word that occurs nowhere – nothing contains all words
+            continue
+        parts.append("(" + " OR ".join(dict.fromkeys(alts)) + ")")
+    out.coverage = sum(known) / len(known) if known else 0.0
+    if impossible or not parts:
+        return out
+    expression = " AND ".join(parts)
+    negative = [a for term in parsed.excluded for a in alts_for(term, False)[0]]
+    if negative:
+        expression = f"({expression}) NOT (" + " OR ".join(negative) + ")"
+    out.expression = expression
+    return out
+
+
+class KeywordSignal:
+    """Passages that contain the words, ranked by BM25 (``rank``), and all of them (``matches``)."""
+
+    name = "keyword"
+
+    def __init__(self, index):
+        self.index = index
+        self.vocab = Vocabulary(index.vocab)
+        self._understood: OrderedDict = OrderedDict()
+        self._matches: OrderedDict = OrderedDict()
+
+    def understand(self, req) -> Understood:
+        key = (req.q, req.mode in ("hybrid", "semantic"), req.expand)
+        with self.index._lock:
+            if key in self._understood:
+                return self._understood[key]
+        result = understand(self.vocab, *key)
+        with self.index._lock:
+            self._understood[key] = result
+            if len(self._understood) > 1024:
+                self._understood.popitem(last=False)
+        return result
+
+    def matches(self, req, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (index rows) and BM25 scores of every passage, within the filters, that
+        contains the words – best first. Computed once per query and filter (cached): the
+        counting function, the result total and the ranking all read this."""
+        u = self.understand(req)
+        key = (u.expression, _filter_key(req))
+        with self.index._lock:
+            if key in self._matches:
+                return self._matches[key]
+        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+        if not u.expression:
+            return empty
+        w = ", ".join(str(x) for x in FTS_WEIGHTS)
+        conn = self.index.conn()
+        deadline = time.monotonic() + TIME_LIMIT_S
+        conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
+        try:
+            rows = conn.execute(f"select rowid, -bm25(chunks_fts, {w}) from chunks_fts where chunks_fts match ?",
+                                [u.expression]).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                raise SearchError("q", "sökningen tog för lång tid; förenkla frågan") from None
+            raise SearchError("q", f"kunde inte tolka frågan för ordsökning ({exc})") from None
+        finally:
+            conn.set_progress_handler(None, 0)
+        if rows:
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+            all_ids = self.index.chunk_ids
+            pos = np.clip(np.searchsorted(all_ids, ids), 0, max(len(all_ids) - 1, 0))
+            valid = all_ids[pos] == ids
+            pos, scores = pos[valid], scores[valid]
+            if mask is not None:
+                scores, pos = scores[mask[pos]], pos[mask[pos]]
+            order = np.lexsort((self.index.chunk_ids[pos], -scores))
+            result = (pos[order], scores[order])
+        else:
+            result = empty
+        with self.index._lock:
+            self._matches[key] = result
+            if len(self._matches) > 256:
+                self._matches.popitem(last=False)
+        return result
+
+    def rank(self, index, req, mask: np.ndarray) -> Ranking:
+        t = time.perf_counter()
+        u = self.understand(req)
+        pos, scores = self.matches(req, mask if index.filtered(req) else None)
+        items = [(int(index.chunk_ids[p]), float(s)) for p, s in zip(pos[:WINDOW], scores[:WINDOW])]
+        return Ranking(self.name, items, {"total": len(pos), "coverage": u.coverage, "understood": u},
+                       weight=u.coverage, ms=(time.perf_counter() - t) * 1000)
+
+
+def _filter_key(req) -> tuple:
+    return (tuple(req.kommunkoder), req.year_from, req.year_to, tuple(req.report_types), tuple(req.topics),
+            req.kind, req.report_id)
