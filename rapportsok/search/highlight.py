@@ -23,20 +23,24 @@ class Marks:
     caps: set[str] = field(default_factory=set)           # exact-case words (SIG)
     phrases: list[tuple[str, ...]] = field(default_factory=list)  # lower-case word sequences
     prefixes: set[str] = field(default_factory=set)       # lower-case surface prefixes
+    stem_phrases: list[tuple[str, ...]] = field(default_factory=list)  # stem sequences (sociala insatsgrupper)
 
     def __bool__(self) -> bool:
-        return bool(self.stems or self.caps or self.phrases or self.prefixes)
+        return bool(self.stems or self.caps or self.phrases or self.prefixes or self.stem_phrases)
 
 
 def highlight_spans(text: str, marks: "Marks | set[str]") -> list[list[int]]:
     """[start, end] offsets (within ``text``) of the words ``marks`` matches.
 
-    ``marks`` may be a plain set of stems (topic pages)."""
+    ``marks`` may be a plain set of stems (topic pages); then a stem of five letters or more
+    also marks longer forms (inflections). A :class:`Marks` lists its inflections itself."""
     if not isinstance(marks, Marks):
         marks = Marks(stems=set(marks))
+        stem_prefixes = tuple(s for s in marks.stems if len(s) >= PREFIX_MIN_LEN)
+    else:
+        stem_prefixes = ()
     if not marks:
         return []
-    stem_prefixes = tuple(s for s in marks.stems if len(s) >= PREFIX_MIN_LEN)
     prefixes = tuple(marks.prefixes)
     words = list(swedish.WORD_RE.finditer(text))
     lower = [m.group(0).lower() for m in words]
@@ -53,6 +57,12 @@ def highlight_spans(text: str, marks: "Marks | set[str]") -> list[list[int]]:
             terms = swedish.index_terms(lower[i])
             if any(t in marks.stems or (stem_prefixes and t.startswith(stem_prefixes)) for t in terms):
                 hit[i] = True
+    for seq in marks.stem_phrases:
+        n = len(seq)
+        for i in range(len(words) - n + 1):
+            if all(seq[k] in swedish.index_terms(lower[i + k]) for k in range(n)):
+                for j in range(i, i + n):
+                    hit[j] = True
     for phrase in marks.phrases:
         n = len(phrase)
         for i in range(len(words) - n + 1):

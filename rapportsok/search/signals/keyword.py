@@ -111,6 +111,14 @@ def _stem_alt(vocab: Vocabulary, stems: tuple[str, ...]) -> str:
     return f"{STEMS} : NEAR(" + " ".join(_quote(s) for s in stems) + f", {2 * len(stems)})"
 
 
+def _mark_stems(marks: Marks, vocab: Vocabulary, stems: tuple[str, ...]) -> None:
+    """Highlight exactly what the alternative matches: a stem's inflections, or a sequence."""
+    if len(stems) == 1:
+        marks.stems |= set(vocab.inflections(stems[0]))
+    else:
+        marks.stem_phrases.append(tuple(stems))
+
+
 def _phrase_stems(text: str) -> tuple[str, ...]:
     return tuple(swedish.stem(t) for t in swedish.tokens(text) if t not in swedish.STOPWORDS)
 
@@ -140,7 +148,8 @@ def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = Tr
                     if swedish.is_caps(a) and swedish.CAPS_MARK + a.lower() in vocab]
             alts += [_stem_alt(vocab, p) for p in t.phrases]
             marks.caps |= {a for a in t.abbreviations if swedish.is_caps(a)}
-            marks.stems |= {s for p in t.phrases for s in p}
+            for p in t.phrases:
+                _mark_stems(marks, vocab, p)
             out.expansions.append({"topic": t.id, "label": t.label, "matched": e.matched,
                                    "terms": list(t.abbreviations) + [s for s in t.synonyms if s not in t.abbreviations]})
             extra_alts[spots[0]] = alts
@@ -174,7 +183,7 @@ def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = Tr
                         if stems and all(s in vocab for s in stems):
                             alts.append(_stem_alt(vocab, stems))
                             if positive:
-                                marks.stems |= set(stems)
+                                _mark_stems(marks, vocab, stems)
                                 if not any(e["topic"] == t.id for e in out.expansions):
                                     out.expansions.append({"topic": t.id, "label": t.label, "matched": term.text,
                                                            "terms": [t.abbreviations[term.text]]})
@@ -182,7 +191,7 @@ def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = Tr
         s = swedish.stem(term.text)
         if s in vocab or term.text.isdigit():
             if positive:
-                marks.stems.add(s)
+                _mark_stems(marks, vocab, (s,))
             return [_stem_alt(vocab, (s,))], 1.0
         if not positive:
             return [], 0.0
@@ -190,7 +199,7 @@ def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = Tr
             fixed = vocab.correct(s)
             if fixed:
                 out.corrections[term.text] = fixed
-                marks.stems.add(fixed)
+                _mark_stems(marks, vocab, (fixed,))
                 return [_stem_alt(vocab, (fixed,))], 0.5
         elif not meaning_aware:
             suggestion = vocab.correct(term.text)
