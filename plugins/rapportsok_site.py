@@ -9,8 +9,11 @@ HTTP status; nothing here prints a stack trace to the user.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import os
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from email.parser import BytesParser
 from email.policy import default as email_policy
@@ -24,10 +27,18 @@ from rapportsok import web
 from rapportsok.errors import RapportsokError, SearchError
 from rapportsok.query import single_values
 from rapportsok.search import SearchIndex
+from rapportsok.search.index import StaleIndex
 from rapportsok.upload import BodyTooLarge, read_body
 
+# Cheap pages and single searches share one pool; batch searches (up to 100 queries, 20 s)
+# run in their own pool of one thread with a short queue, so they can never occupy the
+# workers every other page needs (issue 16.3).
 EXECUTOR = ThreadPoolExecutor(max_workers=3, thread_name_prefix="rapportsok")
-_INDEXES: dict[str, SearchIndex] = {}
+BATCH_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rapportsok-batch")
+BATCH_QUEUE = 3                      # batches running or waiting; more get 503 "försök igen"
+_batches = threading.BoundedSemaphore(BATCH_QUEUE)
+_INDEXES: dict[str, tuple[tuple, SearchIndex]] = {}
+_LOADING = threading.Lock()
 MAX_POST_BYTES = web.BATCH_MAX_BYTES + 20_000
 
 
@@ -38,15 +49,60 @@ def _database(datasette):
     raise RapportsokError("ingen databas är laddad")
 
 
-def get_index(datasette) -> SearchIndex:
-    db = _database(datasette)
-    if db.path not in _INDEXES:
-        _INDEXES[db.path] = SearchIndex(db.path)
-    return _INDEXES[db.path]
+def _identity(path: str) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None  # in the middle of a swap: keep what we have
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def get_index(datasette, fresh: bool = False) -> SearchIndex:
+    """The search index of the database file as it is now (issue 16.1).
+
+    A rebuild replaces the file (``os.replace``). Each request checks the file's identity
+    (one ``stat``); when it changed, one thread loads a new index (ids, vectors, connections
+    – everything) while the others keep answering from the old one, whose connections still
+    read the old file; then the new index replaces the old in one assignment. A request
+    that would open a connection to the new file with the old index gets ``StaleIndex`` and
+    is retried once on the new index (:func:`_retrying`), so no answer mixes two builds.
+    """
+    path = _database(datasette).path
+    ident = _identity(path)
+    entry = _INDEXES.get(path)
+    if entry and not fresh and (ident is None or entry[0] == ident):
+        return entry[1]
+    if entry and not fresh:
+        if not _LOADING.acquire(blocking=False):
+            return entry[1]   # another thread is loading the new build: keep serving the old one
+    else:
+        _LOADING.acquire()
+    try:
+        entry = _INDEXES.get(path)
+        ident = _identity(path)
+        if entry and entry[0] == ident and not fresh:
+            return entry[1]
+        index = SearchIndex(path)
+        _INDEXES[path] = (ident, index)
+        return index
+    finally:
+        _LOADING.release()
 
 
 async def run(fn, *args):
     return await asyncio.get_running_loop().run_in_executor(EXECUTOR, fn, *args)
+
+
+def _retrying(handler):
+    """Run a route; if the database was rebuilt under it, reload the index and run it once more."""
+    @functools.wraps(handler)
+    async def wrapped(datasette, request):
+        try:
+            return await handler(datasette, request)
+        except StaleIndex:
+            await run(functools.partial(get_index, datasette, fresh=True))
+            return await handler(datasette, request)
+    return wrapped
 
 
 def with_conn(index: SearchIndex, fn):
@@ -150,7 +206,13 @@ async def batch(datasette, request):
         variant = form.get("variant") or "csv"
         if variant not in exports.VARIANTS:
             raise web.BadRequest(f"Okänd CSV-variant '{variant}'.", parameter="variant")
-        csv_text = await run(web.batch_search, index, text, n, mode, _base_url(request), variant)
+        if not _batches.acquire(blocking=False):
+            raise web.BadRequest(f"Just nu körs redan {BATCH_QUEUE} batchsökningar. Försök igen om en stund.", status=503)
+        try:
+            csv_text = await asyncio.get_running_loop().run_in_executor(
+                BATCH_EXECUTOR, web.batch_search, index, text, n, mode, _base_url(request), variant)
+        finally:
+            _batches.release()
     except web.BadRequest as exc:
         html = await datasette.render_template("batch.html", {"limits": _batch_limits(), "error": str(exc)}, request=request)
         return Response.html(html, status=exc.status)
@@ -287,7 +349,7 @@ async def om(datasette, request):
 
 @hookimpl
 def register_routes():
-    return [
+    routes = [
         (r"^/sok$", sok),
         (r"^/sok\.(?P<format>json|csv|atom)$", sok_export),
         (r"^/batch$", batch),
@@ -300,6 +362,7 @@ def register_routes():
         (r"^/amne/(?P<topic_id>[a-z0-9_]+)$", amne),
         (r"^/om$", om),
     ]
+    return [(pattern, _retrying(handler)) for pattern, handler in routes]
 
 
 @hookimpl

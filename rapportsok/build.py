@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -323,6 +324,7 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
     info = {
         "version": __version__,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_id": uuid.uuid4().hex,  # tells a running server that the file was replaced (README, rebuilding)
         "corpus_sha256": {r.source_file: r.source.sha256 for r in reports},
         "manifest_sha256": _file_hash(opts.corpus / MANIFEST_NAME),
         "counts": {"reports": len(report_rows), "sections": len(section_rows), "chunks": len(chunk_rows)},

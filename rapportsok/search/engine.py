@@ -15,6 +15,7 @@ the share of query words the index knows.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -35,8 +36,17 @@ from .signals.keyword import KeywordSignal, Understood
 from .signals.semantic import SemanticSignal
 
 # Calibrated on the evaluation set (README, "Honest nothing relevant"): a meaning-only hit
-# must be at least this similar to the query.
-SIMILARITY_MIN = 0.85
+# must be at least this similar to the query. Similarities depend on the model, so the
+# threshold is per model; for another model run ``python -m rapportsok.evaluation --calibrate``
+# and set RAPPORTSOK_SIMILARITY_MIN (without it, that model's meaning-only hits are not cut).
+SIMILARITY_MIN = {"intfloat/multilingual-e5-small": 0.85}
+
+
+def similarity_min(contract) -> float | None:
+    env = os.environ.get("RAPPORTSOK_SIMILARITY_MIN")
+    if env:
+        return float(env)
+    return SIMILARITY_MIN.get(contract.model_id) if contract is not None else None
 SIGNALS_FOR_MODE = {"keyword": ("keyword",), "semantic": ("semantic",), "hybrid": ("keyword", "semantic")}
 DUPLICATE_CONTAINMENT = 0.6
 COLLAPSE_WINDOW = 300   # near-duplicates are folded among this many best hits – the same for every page
@@ -77,10 +87,10 @@ class SearchIndex(CorpusIndex):
     """The corpus index plus its signals: ``search`` and ``matrix`` are all callers need."""
 
     def __init__(self, db_path: Path, embedder: Embedder | None = None, load_vectors: bool = True,
-                 vector_dtype: str = "auto", similarity_min: float | None = SIMILARITY_MIN):
+                 vector_dtype: str = "auto", similarity: float | None = None):
         super().__init__(db_path, embedder=embedder, load_vectors=load_vectors, vector_dtype=vector_dtype)
         self.keyword = KeywordSignal(self)
-        self.semantic = SemanticSignal(similarity_min)
+        self.semantic = SemanticSignal(similarity if similarity is not None else similarity_min(self.contract))
         self.signals = {"keyword": self.keyword, "semantic": self.semantic}
         self._shingle_cache: OrderedDict = OrderedDict()
 

@@ -29,6 +29,12 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     return conn
 
 
+class StaleIndex(Exception):
+    """The database file was replaced by a new build after this index was loaded: a new
+    connection would read the new build while the index (ids, vectors) describes the old one.
+    The server reloads the index and retries the request (see ``plugins/rapportsok_site.py``)."""
+
+
 def table_exists(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("select 1 from sqlite_master where name = ?", [name]).fetchone() is not None
 
@@ -43,8 +49,10 @@ class CorpusIndex:
             raise RapportsokError(f"{self.db_path}: database not found; run 'rapportsok build' first")
         self._local = threading.local()
         self._lock = threading.Lock()
+        self.build_id: str | None = None
         try:
             conn = self.conn()
+            self.build_id = _build_id(conn)
             rows = conn.execute(
                 "select c.id, c.kind, c.report_id, r.kommunkod, r.year, r.report_type from chunks c "
                 "join reports r on r.id = c.report_id order by c.id"
@@ -176,9 +184,15 @@ class CorpusIndex:
 
     # -- plumbing ---------------------------------------------------------------------------
     def conn(self) -> sqlite3.Connection:
+        """This thread's connection. Connections are immutable snapshots of the file they
+        opened; a new one is checked against the build this index was loaded from."""
         c = getattr(self._local, "conn", None)
         if c is None:
-            c = self._local.conn = connect_readonly(self.db_path)
+            c = connect_readonly(self.db_path)
+            if self.build_id is not None and _build_id(c) != self.build_id:
+                c.close()
+                raise StaleIndex(f"{self.db_path} was rebuilt after the search index was loaded")
+            self._local.conn = c
         return c
 
     def mask(self, req: SearchRequest) -> np.ndarray:
@@ -207,6 +221,15 @@ class CorpusIndex:
     def filtered(self, req: SearchRequest) -> bool:
         return bool(req.kommunkoder or req.year_from is not None or req.year_to is not None or req.report_types
                     or req.kind or req.report_id or (req.topics and self.topic_table))
+
+
+def _build_id(conn: sqlite3.Connection) -> str | None:
+    try:
+        row = conn.execute("select value from build_info where key in ('build_id', 'built_at') "
+                           "order by key = 'build_id' desc limit 1").fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    return row[0] if row else None
 
 
 _POOL = None
