@@ -40,6 +40,7 @@ _batches = threading.BoundedSemaphore(BATCH_QUEUE)
 _INDEXES: dict[str, tuple[tuple, SearchIndex]] = {}
 _LOADING = threading.Lock()
 MAX_POST_BYTES = web.BATCH_MAX_BYTES + 20_000
+DEFAULT_BASE_URL = "http://localhost"
 
 
 def _database(datasette):
@@ -120,7 +121,11 @@ def _params(request) -> dict:
 
 
 def _base_url(request) -> str:
-    return f"{request.scheme}://{request.host}"
+    """The site's public address for absolute URLs (Atom, JSON ``report_url``, batch CSV).
+
+    Configured, never taken from the request's ``Host`` header (which a client chooses):
+    ``RAPPORTSOK_BASE_URL=https://rapportsok.example.se`` (default ``http://localhost``)."""
+    return os.environ.get("RAPPORTSOK_BASE_URL", DEFAULT_BASE_URL).rstrip("/")
 
 
 async def _error(datasette, request, message: str, status: int, parameter: str | None = None, as_json: bool = False):

@@ -222,6 +222,7 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
     report_rows, meta_rows, section_rows, chunk_rows, table_rows, cell_rows = [], [], [], [], [], []
     page_rows: list[dict] = []
     term_rows: list[dict] = []
+    block_rows: list[dict] = []
     section_id = 0
     chunk_id = 0
     embed_inputs: dict[str, str] = {}
@@ -248,6 +249,9 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
                 "detected_value": None if fv.detected is None else str(fv.detected),
                 "detected_confidence": fv.detected_confidence, "inferred": int(fv.inferred),
             })
+        # the reader's blocks, so the site never re-parses a report per request
+        block_rows.extend({"report_id": rep.id, "ordinal": i, "kind": b.kind, "char_start": b.start, "char_end": b.end,
+                           "level": b.level, "heading": b.heading or None} for i, b in enumerate(rep.doc.blocks))
         ids: dict[int, int] = {}
         for sec in rep.doc.sections:
             section_id += 1
@@ -303,6 +307,8 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
     database.write_rows(db, "chunks", chunk_rows, pk="id",
                         foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],
                         columns={"section_id": int, "heading": str, "table_id": str, **PAGE_COLUMNS})
+    database.write_rows(db, "blocks", block_rows, pk=("report_id", "ordinal"), foreign_keys=[("report_id", "reports", "id")],
+                        columns={"heading": str})
     database.write_rows(db, "chunk_terms", term_rows, pk="id", foreign_keys=[("id", "chunks", "id")])
     database.write_rows(db, "tables", [{k: v for k, v in t.items() if not k.startswith("_")} for t in table_rows], pk="id",
                         foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],

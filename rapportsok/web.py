@@ -9,12 +9,14 @@ import bisect
 
 import csv
 import html
+import json
 import math
 import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 from markupsafe import Markup
 
@@ -451,20 +453,27 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
         raise BadRequest(f"Rapporten har inget textavsnitt nummer {passage}.", status=404, parameter="passage")
     tables = [dict(r) for r in conn.execute("select * from tables where report_id = ? order by ordinal", [report_id])]
     meta = {r["field"]: dict(r) for r in conn.execute("select * from report_metadata where report_id = ?", [report_id])}
-    doc = parse(report["text"])
-    parsed_tables = {t.start: t for t in tables_of(doc)}
+    if conn.execute("select 1 from sqlite_master where name = 'blocks'").fetchone():
+        # what the build stored: blocks and tables as printed (no parsing per request)
+        source_blocks = [SimpleNamespace(kind=r[0], start=r[1], end=r[2], level=r[3], heading=r[4] or "") for r in conn.execute(
+            "select kind, char_start, char_end, level, heading from blocks where report_id = ? order by ordinal", [report_id])]
+        wide_tables = {t["char_start"]: json.loads(t["wide"]) for t in tables if t.get("wide")}
+    else:  # a database built before blocks were stored
+        doc = parse(report["text"])
+        source_blocks = doc.blocks
+        wide_tables = {t.start: t.wide() for t in tables_of(doc)}
     table_ids = {t["char_start"]: t["id"] for t in tables}
     stems = index.marks(q) if (index and q) else set()
     hit = next((c for c in chunks if c["ordinal"] == passage), None)
     blocks: list[ReaderBlock] = []
-    for block in doc.blocks:
+    for block in source_blocks:
         anchors = [c["ordinal"] for c in chunks if block.start <= c["char_start"] <= block.end]
         covering = [c["ordinal"] for c in chunks if c["char_start"] <= block.end and c["char_end"] >= block.start]
         text = report["text"][block.start: block.end]
         if block.kind == "heading":
             body = highlight_html(block.heading, [])
-        elif block.kind == "table" and block.start in parsed_tables:
-            body = table_html(parsed_tables[block.start].wide())
+        elif block.kind == "table" and block.start in wide_tables:
+            body = table_html(wide_tables[block.start])
         elif block.kind in ("furniture", "toc"):
             continue
         else:
@@ -614,13 +623,15 @@ def atom_feed(index: SearchIndex, params: dict, base_url: str) -> str:
     entries = []
     for h in sorted(resp.hits, key=lambda h: (h["year"] or 0, h["period"] or ""), reverse=True):
         link = base_url + reader_url(h["report_id"], h["passage"], req.q)
+        entry_id = link if base_url else f"tag:rapportsok,2024:{h['report_id']}/{h['passage']}"
         entries.append(
             f"<entry><title>{e(h['municipality'] or '')} {e(str(h['period'] or h['year'] or ''))}: {e(h['section'] or h['title'] or '')}</title>"
-            f"<id>{e(link)}</id><link href=\"{e(link)}\"/><updated>{now}</updated>"
+            f"<id>{e(entry_id)}</id><link href=\"{e(link)}\"/><updated>{now}</updated>"
             f"<summary>{e(display(h['text'])[:600])}</summary></entry>")
     self_url = base_url + "/sok.atom" + url_with(params)
+    feed_id = self_url if base_url else "tag:rapportsok,2024:/sok.atom" + url_with(params)
     return ("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">"
-            f"<title>Rapportsök: {e(req.q)}</title><id>{e(self_url)}</id><link rel=\"self\" href=\"{e(self_url)}\"/>"
+            f"<title>Rapportsök: {e(req.q)}</title><id>{e(feed_id)}</id><link rel=\"self\" href=\"{e(self_url)}\"/>"
             f"<updated>{now}</updated>{''.join(entries)}</feed>")
 
 

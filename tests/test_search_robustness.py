@@ -147,3 +147,11 @@ def test_cli_reports_counts_and_additions(built_db):
     assert result.exit_code == 0
     text = result.output + (getattr(result, "stderr", "") or "")
     assert "5 textavsnitt innehåller orden" in text
+
+
+async def test_absolute_urls_ignore_the_host_header(ds):
+    r = await ds.client.get("/sok.json?q=SSPF&mode=keyword&limit=2", headers={"host": "evil.example"})
+    assert r.status_code == 200
+    assert all(h["report_url"].startswith("http://localhost/rapport/") for h in r.json()["hits"])
+    r = await ds.client.get("/sok.atom?q=SSPF&mode=keyword&limit=2", headers={"host": "evil.example"})
+    assert "evil.example" not in r.text
