@@ -53,16 +53,6 @@ COLLAPSE_WINDOW = 300   # near-duplicates are folded among this many best hits â
 
 
 @dataclass
-class TermGroup:  # kept for callers of the old interface
-    alternatives: list[tuple[str, ...]]
-    label: str
-    exact: bool = False
-    corrected: bool = False
-    known: bool = True
-    topic: str | None = None
-
-
-@dataclass
 class SearchResponse:
     request: SearchRequest
     hits: list

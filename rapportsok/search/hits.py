@@ -14,8 +14,6 @@ import numpy as np
 from .highlight import Marks, highlight_spans
 from .urls import reader_url
 
-STABLE_FIELDS = ["rank", "score", "report_id", "source_file", "municipality", "kommunkod", "year", "period",
-                 "report_type", "section", "char_start", "char_end", "text"]
 
 
 @dataclass
