@@ -25,6 +25,11 @@ class Marks:
     prefixes: set[str] = field(default_factory=set)       # lower-case surface prefixes
     stem_phrases: list[tuple[str, ...]] = field(default_factory=list)  # stem sequences (sociala insatsgrupper)
 
+    def __iter__(self):
+        """The plain terms (for callers that only need a set of words to look for)."""
+        return iter(self.stems | {c.lower() for c in self.caps} | self.prefixes
+                    | {w for p in self.phrases for w in p} | {w for p in self.stem_phrases for w in p})
+
     def __bool__(self) -> bool:
         return bool(self.stems or self.caps or self.phrases or self.prefixes or self.stem_phrases)
 
