@@ -157,7 +157,7 @@ def search(query, mode, kommun, year, rtype, topic, kind, limit, offset, expand,
     if as_csv:
         from . import exports
 
-        for line in exports.rows(resp.hits, HIT_FIELDS, "excel" if excel else "csv"):
+        for line in exports.rows([h.to_dict() for h in resp.hits], HIT_FIELDS, "excel" if excel else "csv"):
             sys.stdout.write(line)
         return
     interp = resp.interpreted

@@ -243,11 +243,11 @@ def search_export_all(index: SearchIndex, params: dict, base_url: str = "") -> d
         if paged:
             break
         offset += MAX_EXPORT_LIMIT
-        if offset >= data["total"] or offset > MAX_OFFSET:
+        if offset >= data["shown"] or offset > MAX_OFFSET:
             break
     n_hits = sum(1 for r in rows if not r.get("dubblett_av"))
     shown_until = (first["offset"] + n_hits) if first else 0
-    capped = not paged and bool(first) and shown_until < first["total"]
+    capped = not paged and bool(first) and shown_until < first["shown"]
     note = None
     if capped:
         note = (f"Exporten är avkortad: träff {first['offset'] + 1}–{shown_until} av {first['total']} "
@@ -414,6 +414,8 @@ def batch_search(index: SearchIndex, text: str, n: int = 10, mode: str = "hybrid
             rows.append({"row_type": "antal", "query": q, "municipality": names.get(code), "kommunkod": code,
                          "hits_in_kommun": count})
         for (code, year), count in sorted(matrix["cells"].items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+            if not count:
+                continue
             rows.append({"row_type": "antal_år", "query": q, "municipality": names.get(code), "kommunkod": code,
                          "year": year, "hits_in_kommun_year": count})
     return to_csv(rows, BATCH_FIELDS, variant)
