@@ -39,7 +39,7 @@ from .signals.semantic import SemanticSignal
 # must be at least this similar to the query. Similarities depend on the model, so the
 # threshold is per model; for another model run ``python -m rapportsok.evaluation --calibrate``
 # and set RAPPORTSOK_SIMILARITY_MIN (without it, that model's meaning-only hits are not cut).
-SIMILARITY_MIN = {"intfloat/multilingual-e5-small": 0.85}
+SIMILARITY_MIN = {"intfloat/multilingual-e5-small": 0.86}
 
 
 def similarity_min(contract) -> float | None:
@@ -47,6 +47,9 @@ def similarity_min(contract) -> float | None:
     if env:
         return float(env)
     return SIMILARITY_MIN.get(contract.model_id) if contract is not None else None
+# hybrid: passages with some of the query's words are ranked (RRF) and admitted when the semantic
+# signal also ranks them among its best – measured on the dev split (README); RAPPORTSOK_ANY_WORD=0 turns it off
+ANY_WORD = os.environ.get("RAPPORTSOK_ANY_WORD", "1") != "0"
 SIGNALS_FOR_MODE = {"keyword": ("keyword",), "semantic": ("semantic",), "hybrid": ("keyword", "semantic")}
 DUPLICATE_CONTAINMENT = 0.6
 COLLAPSE_WINDOW = 300   # near-duplicates are folded among this many best hits – the same for every page
@@ -102,6 +105,8 @@ class SearchIndex(CorpusIndex):
             if name == "semantic" and semantic_weight is not None:
                 r.weight = semantic_weight
             out.append(r)
+        if req.mode == "hybrid" and ANY_WORD:
+            out.append(self.keyword.rank_any(self, req, mask))
         return out
 
     def search(self, req: SearchRequest, fusion_method: str = "rrf", alpha: float = 0.5,
@@ -131,7 +136,11 @@ class SearchIndex(CorpusIndex):
         if sem is not None:
             # a passage enters the result if it contains the words (not in semantic mode) or
             # is similar enough in meaning; the semantic ranking still orders the word matches
-            admitted = sem.evidence["admitted"]
+            admitted = set(sem.evidence["admitted"])
+            any_word = next((r for r in rankings if r.name == "any_word"), None)
+            if any_word is not None:
+                # some of the words *and* among the semantic signal's best: related, not filler
+                admitted |= {cid for cid, _ in any_word.items} & {cid for cid, _ in sem.items}
             if req.mode == "semantic":
                 ranked = [(cid, s) for cid, s in ranked if cid in admitted]
             else:

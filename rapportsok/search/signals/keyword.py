@@ -40,6 +40,8 @@ FTS_WEIGHTS = (0.0, 0.3, 1.0)   # bm25 weights for chunks_fts columns text, sect
 TIME_LIMIT_S = 2.0              # one keyword query never runs longer (SQLite progress handler)
 WINDOW = 3000                   # ranked passages kept per query (reachable: offset ≤ 2000 + limit ≤ 1000)
 PREFIX_MIN_LEN = 5
+ANY_WORD_CANDIDATES = 50        # hybrid: passages with some of the words, ranked by BM25
+ANY_WORD_WEIGHT = 1.0
 STEMS = "{search_terms section}"
 
 
@@ -50,6 +52,7 @@ class Understood:
     parsed: ParsedQuery
     expression: str                      # FTS5 expression; "" = nothing can match
     marks: Marks
+    any_expression: str = ""             # meaning-aware modes: passages with some of the words (ranking only)
     coverage: float = 1.0                # share of clauses the index knows (hybrid weight)
     corrections: dict = field(default_factory=dict)   # applied: word → indexed term
     suggestions: dict = field(default_factory=dict)   # offered, not applied ("Menade du")
@@ -242,6 +245,10 @@ def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = Tr
     if negative:
         expression = f"({expression}) NOT (" + " OR ".join(negative) + ")"
     out.expression = expression
+    if meaning_aware and len(parts) > 1:
+        out.any_expression = " OR ".join(parts)
+        if negative:
+            out.any_expression = f"({out.any_expression}) NOT (" + " OR ".join(negative) + ")"
     return out
 
 
@@ -268,17 +275,19 @@ class KeywordSignal:
                 self._understood.popitem(last=False)
         return result
 
-    def matches(self, req, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def matches(self, req, mask: np.ndarray | None, any_word: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Positions (index rows) and BM25 scores of every passage, within the filters, that
         contains the words – best first. Computed once per query and filter (cached): the
-        counting function, the result total and the ranking all read this."""
+        counting function, the result total and the ranking all read this. ``any_word``: the
+        passages with some of the words instead (hybrid ranking only; never counted)."""
         u = self.understand(req)
-        key = (u.expression, _filter_key(req))
+        expression = u.any_expression if any_word else u.expression
+        key = (expression, _filter_key(req))
         with self.index._lock:
             if key in self._matches:
                 return self._matches[key]
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
-        if not u.expression:
+        if not expression:
             return empty
         w = ", ".join(str(x) for x in FTS_WEIGHTS)
         conn = self.index.conn()
@@ -286,7 +295,7 @@ class KeywordSignal:
         conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
         try:
             rows = conn.execute(f"select rowid, -bm25(chunks_fts, {w}) from chunks_fts where chunks_fts match ?",
-                                [u.expression]).fetchall()
+                                [expression]).fetchall()
         except sqlite3.OperationalError as exc:
             if "interrupted" in str(exc):
                 raise SearchError("q", "sökningen tog för lång tid; förenkla frågan") from None
@@ -319,6 +328,20 @@ class KeywordSignal:
         items = [(int(index.chunk_ids[p]), float(s)) for p, s in zip(pos[:WINDOW], scores[:WINDOW])]
         return Ranking(self.name, items, {"total": len(pos), "coverage": u.coverage, "understood": u},
                        weight=u.coverage, ms=(time.perf_counter() - t) * 1000)
+
+
+    def rank_any(self, index, req, mask: np.ndarray, k: int = ANY_WORD_CANDIDATES) -> Ranking:
+        """Passages with some but not necessarily all of the words (hybrid mode): a ranking
+        signal for questions in other words than the report's; such a passage enters the
+        result only if the semantic signal also puts it among its best (see the engine)."""
+        t = time.perf_counter()
+        u = self.understand(req)
+        if not u.any_expression:
+            return Ranking("any_word", [], {}, weight=0.0)
+        pos, scores = self.matches(req, mask if index.filtered(req) else None, any_word=True)
+        items = [(int(index.chunk_ids[p]), float(s)) for p, s in zip(pos[:k], scores[:k])]
+        return Ranking("any_word", items, {"total": len(pos)}, weight=ANY_WORD_WEIGHT * u.coverage,
+                       ms=(time.perf_counter() - t) * 1000)
 
 
 def _filter_key(req) -> tuple:
