@@ -330,6 +330,73 @@ def test_text_layer_without_spaces_and_no_tesseract_warns_once_and_continues(tmp
     assert result.page_of(result.text.index("Tredje sidan")) == 3
 
 
+def cid_garbage_pdf() -> bytes:
+    """Three pages; page 2 is set in an embedded font whose text layer decodes to '(cid:N)' glyphs (its
+    ToUnicode map and the font's own cmap table made unreadable, as in PDFs from some publishing tools);
+    it still renders normally, so OCR can read it. Page 3 has one such word in otherwise good text."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_compression(False)              # the font dictionary and font program are plain bytes to edit
+    pdf.add_font("dejavu", fname="/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    pdf.add_font("dejavu-bold", fname="/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    pdf.multi_cell(0, 6, "Första sidan handlar om familjehem. " * 5, new_x="LMARGIN", new_y="NEXT")
+    pdf.add_page()
+    pdf.set_font("dejavu", size=14)
+    pdf.multi_cell(0, 8, "Socialnämnden redovisar ett underskott för placeringar. " * 6, new_x="LMARGIN", new_y="NEXT")
+    pdf.add_page()
+    pdf.set_font("helvetica", size=11)
+    pdf.multi_cell(0, 6, "Tredje sidan handlar om placeringar i familjehem och på institution. " * 4, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("dejavu-bold", size=11)     # its own subset: the first glyph ids all decode to (cid:N)
+    pdf.multi_cell(0, 6, "Bilaga", new_x="LMARGIN", new_y="NEXT")
+    data = bytes(pdf.output())
+    # same-length renames keep the cross-reference table valid
+    return data.replace(b"/ToUnicode", b"/ToUnicodX").replace(b"cmap", b"cmaX")
+
+
+@pytest.mark.parametrize("tesseract", [True, False], ids=["ocr", "utan-tesseract"])
+def test_cid_garbage_text_layer_is_named_and_never_reaches_a_passage(tmp_path, monkeypatch, tesseract):
+    import pdfplumber
+
+    from rapportsok.ingest import ocr
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    path = folder / "cid-skrap.pdf"
+    path.write_bytes(cid_garbage_pdf())
+    with pdfplumber.open(path) as plumber:     # the fixture really has a (cid:N) text layer on pages 2 and 3
+        assert plumber.pages[1].extract_text().count("(cid:") > 20
+        assert "(cid:" in plumber.pages[2].extract_text()
+    if not tesseract:
+        monkeypatch.setenv("PATH", str(tmp_path))
+    elif ocr.available():
+        pytest.skip("Tesseract is not installed")
+    ocr.available.cache_clear()
+    try:
+        result = build(BuildOptions(corpus=folder, db_path=tmp_path / "rapportsok.db", embed=False, quiet=True))
+    finally:
+        ocr.available.cache_clear()
+    assert result.reports == 1
+    c = sqlite3.connect(tmp_path / "rapportsok.db")
+    text = c.execute("select text from reports").fetchone()[0]
+    passages = [r[0] for r in c.execute("select text from chunks")]
+    assert passages and not any("(cid:" in p for p in passages) and "(cid:" not in text
+    assert "Första sidan handlar om familjehem" in text and "Tredje sidan handlar om placeringar" in text
+    pages = dict(c.execute("select page, ocr from report_pages"))
+    garbage = [w for w in result.warnings if "cid-skrap.pdf" in w and "page" in w]
+    if tesseract:   # documented: a garbage text layer is OCR'd with a warning naming the page
+        assert any("page 2: the text layer has undecodable glyphs ((cid:N)); the page was read by OCR instead" in w
+                   for w in garbage), result.warnings
+        assert pages[2] == 1 and pages[1] == 0
+        assert "Socialnämnden redovisar ett underskott" in text
+    else:           # documented: without Tesseract, warned once naming the file and pages, built without them
+        assert any("pages 2 have no usable text layer and were left out" in w and "tesseract" in w for w in garbage), result.warnings
+        assert "Socialnämnden" not in text
+    assert any("page 3:" in w and "(cid:N)" in w for w in garbage), result.warnings
+
+
 # --- rapportsok add ------------------------------------------------------------------------------------
 
 def test_add_copies_the_pdf_and_appends_a_validated_manifest_row(tmp_path):

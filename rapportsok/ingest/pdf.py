@@ -142,6 +142,21 @@ def _garbage(words: list[dict]) -> str | None:
     return None
 
 
+def _drop_cid(words: list[dict], path: Path, page: int, warnings: list[str]) -> list[dict]:
+    """A usable page with a few undecodable glyphs: the '(cid:N)' placeholders are left out (never text in a
+    passage), with a warning naming the page."""
+    n = sum(len(CID_RE.findall(w["text"])) for w in words)
+    if not n:
+        return words
+    warnings.append(f"{path}: page {page}: {n} undecodable glyphs ((cid:N)) in the text layer were left out")
+    out = []
+    for w in words:
+        t = CID_RE.sub("", w["text"])
+        if t.strip():
+            out.append({**w, "text": t})
+    return out
+
+
 def read_pdf(path: Path, log=None) -> PdfText:
     """Read a PDF into report text with page offsets, OCR'ing pages that have no usable text layer."""
     import pdfplumber
@@ -168,6 +183,7 @@ def read_pdf(path: Path, log=None) -> PdfText:
                     layouts.append(layout)
                     page.close()
                     continue
+                words = _drop_cid(words, path, i, warnings)
                 tables = _tables(page)
                 if tables:
                     words = [w for w in words if not any(t.top - 1 <= (w["top"] + w["bottom"]) / 2 <= t.bottom + 1 for t in tables)]
