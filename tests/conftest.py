@@ -42,6 +42,40 @@ def index(built_db) -> SearchIndex:
     return SearchIndex(built_db)
 
 
+# The five corpus reports typeset as PDFs by tests/fixtures/make_pdfs.py, by the text file they were made from.
+PDF_FIXTURES = ROOT / "tests" / "fixtures" / "pdf"
+TEXT_TO_PDF = {
+    "000_f034ae467e1d69b6.txt": "kalmar-manadsrapport-2022-06.pdf",
+    "001_63e6c9868031b1b7.txt": "kalmar-kallelse-2022-05-24.pdf",
+    "002_296cc42e6fadf766.txt": "nacka-tertialbokslut-2-2023.pdf",
+    "003_aa15bfdefd7f5155.txt": "helsingborg-arsbokslut-2021.pdf",
+    "004_85a1eb49e75a5e5b.txt": "kungsor-manadsrapport-2019-02.pdf",
+}
+
+
+@pytest.fixture(scope="session")
+def pdf_corpus(tmp_path_factory, corpus_dir) -> Path:
+    """The five PDFs with the corpus manifest's rows (file names changed), Kungsör's row left out."""
+    folder = tmp_path_factory.mktemp("pdfcorpus")
+    for pdf in PDF_FIXTURES.glob("*.pdf"):
+        shutil.copy(pdf, folder / pdf.name)
+    lines = (corpus_dir / "manifest.csv").read_text(encoding="utf-8").splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        for txt, pdf in TEXT_TO_PDF.items():
+            if txt in line and not pdf.startswith("kungsor"):
+                out.append(line.replace(txt, pdf))
+    (folder / "manifest.csv").write_text("\n".join(out) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def pdf_build(pdf_corpus, tmp_path_factory):
+    db = tmp_path_factory.mktemp("pdfdb") / "rapportsok.db"
+    result = build(BuildOptions(corpus=pdf_corpus, db_path=db, embed=False, quiet=True))
+    return db, result
+
+
 @pytest.fixture()
 def corpus_copy(tmp_path) -> Path:
     """A writable copy of the corpus for tests that break it."""

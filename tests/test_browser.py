@@ -7,6 +7,7 @@ Screenshots of every step are written to test-artifacts/ (not committed).
 import json
 import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -33,10 +34,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(built_db):
+def _serve(db):
     port = _free_port()
-    proc = subprocess.Popen(datasette_command(built_db) + ["--host", "127.0.0.1", "--port", str(port)],
+    proc = subprocess.Popen(datasette_command(db) + ["--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
@@ -51,6 +51,17 @@ def server(built_db):
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(built_db):
+    yield from _serve(built_db)
+
+
+@pytest.fixture(scope="module")
+def pdf_server(pdf_build):
+    """The site over the five generated PDFs (tests/fixtures/pdf, built without embeddings)."""
+    yield from _serve(pdf_build[0])
 
 
 @pytest.fixture(scope="module")
@@ -256,3 +267,28 @@ def test_axe_finds_no_serious_violations(sized, server):
         if violations:
             found[path] = violations
     assert not found, json.dumps(found, ensure_ascii=False, indent=1)
+
+
+@pytest.mark.parametrize("sida", [12, 3])
+def test_reader_opens_at_the_page_asked_for(sized, pdf_server, pdf_build, sida):
+    """/rapport/<id>?sida=N lands on the page marker "s. N" (site/static/sida.js), visible, not under the header."""
+    page = sized
+    with sqlite3.connect(pdf_build[0]) as c:
+        rid = c.execute("select id from reports where source_file = 'nacka-tertialbokslut-2-2023.pdf'").fetchone()[0]
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(f"{pdf_server}/rapport/{rid}?sida={sida}")
+    page.wait_for_function(f"location.hash === '#sida-{sida}'", timeout=5000)
+    page.wait_for_timeout(200)
+    page.screenshot(path=str(ARTIFACTS / f"sida-{sida}-{page.size_name}.png"))
+    height = page.viewport_size["height"]
+    box = page.locator(f"#sida-{sida}").bounding_box()
+    assert 0 <= box["y"] and box["y"] + min(box["height"], 20) <= height, (page.size_name, box)
+    # what is drawn at the marker's label is the marker itself, not a sticky header over it
+    label = page.locator(f"#sida-{sida} > span").first.bounding_box()
+    on_top = page.evaluate("([x, y]) => { const e = document.elementFromPoint(x, y); return e && e.closest('.page-mark') && e.closest('.page-mark').id }",
+                           [label["x"] + label["width"] / 2, label["y"] + label["height"] / 2])
+    assert on_top == f"sida-{sida}", (page.size_name, on_top)
+    first = page.locator("#sida-1").bounding_box()
+    assert first["y"] + first["height"] < 0, "the page scrolled past the beginning of the report"
+    assert not refused, refused

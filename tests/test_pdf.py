@@ -21,7 +21,8 @@ from rapportsok.query import parse_request
 from rapportsok.search import SearchIndex
 from rapportsok.tables import HYPHEN_JOIN_RE
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "pdf"
+from conftest import PDF_FIXTURES as FIXTURES, TEXT_TO_PDF  # the PDF build is shared with the browser tests
+
 # What the generator printed as running headers and footers (tests/fixtures/make_pdfs.py); none of it is in the
 # reports' own text, so none of it may be in a passage.
 FURNITURE = {
@@ -31,36 +32,6 @@ FURNITURE = {
     "helsingborg-arsbokslut-2021.pdf": ["Socialnämnden | 2022-02-10", r"Sida \d{1,2}\b"],
     "kungsor-manadsrapport-2019-02.pdf": ["Månadsrapport februari 2019", r"\b\d/7\b"],
 }
-TEXT_TO_PDF = {
-    "000_f034ae467e1d69b6.txt": "kalmar-manadsrapport-2022-06.pdf",
-    "001_63e6c9868031b1b7.txt": "kalmar-kallelse-2022-05-24.pdf",
-    "002_296cc42e6fadf766.txt": "nacka-tertialbokslut-2-2023.pdf",
-    "003_aa15bfdefd7f5155.txt": "helsingborg-arsbokslut-2021.pdf",
-    "004_85a1eb49e75a5e5b.txt": "kungsor-manadsrapport-2019-02.pdf",
-}
-
-
-@pytest.fixture(scope="session")
-def pdf_corpus(tmp_path_factory, corpus_dir) -> Path:
-    """The five PDFs with the corpus manifest's rows (file names changed), Kungsör's row left out."""
-    folder = tmp_path_factory.mktemp("pdfcorpus")
-    for pdf in FIXTURES.glob("*.pdf"):
-        shutil.copy(pdf, folder / pdf.name)
-    lines = (corpus_dir / "manifest.csv").read_text(encoding="utf-8").splitlines()
-    out = [lines[0]]
-    for line in lines[1:]:
-        for txt, pdf in TEXT_TO_PDF.items():
-            if txt in line and not pdf.startswith("kungsor"):
-                out.append(line.replace(txt, pdf))
-    (folder / "manifest.csv").write_text("\n".join(out) + "\n", encoding="utf-8")
-    return folder
-
-
-@pytest.fixture(scope="session")
-def pdf_build(pdf_corpus, tmp_path_factory):
-    db = tmp_path_factory.mktemp("pdfdb") / "rapportsok.db"
-    result = build(BuildOptions(corpus=pdf_corpus, db_path=db, embed=False, quiet=True))
-    return db, result
 
 
 @pytest.fixture(scope="session")
