@@ -26,7 +26,7 @@ from rapportsok import topics as topics_mod
 from rapportsok import web
 from rapportsok.errors import RapportsokError, SearchError
 from rapportsok.query import single_values
-from rapportsok.search import SearchIndex
+from rapportsok.search import SearchIndex, urls
 from rapportsok.search.index import StaleIndex
 from rapportsok.upload import BodyTooLarge, read_body
 
@@ -120,12 +120,18 @@ def _params(request) -> dict:
     return out
 
 
-def _base_url(request) -> str:
+def _base_url(datasette) -> str:
     """The site's public address for absolute URLs (Atom, JSON ``report_url``, batch CSV).
 
     Configured, never taken from the request's ``Host`` header (which a client chooses):
-    ``RAPPORTSOK_BASE_URL=https://rapportsok.example.se`` (default ``http://localhost``)."""
-    return os.environ.get("RAPPORTSOK_BASE_URL", DEFAULT_BASE_URL).rstrip("/")
+    ``RAPPORTSOK_BASE_URL=https://rapportsok.example.se`` (default ``http://localhost``), followed by
+    Datasette's ``base_url`` mount point (unless the configured address already ends with it)."""
+    return urls.absolute_base(os.environ.get("RAPPORTSOK_BASE_URL", DEFAULT_BASE_URL), _prefix(datasette))
+
+
+def _prefix(datasette) -> str:
+    """Where the site is mounted (Datasette's ``base_url``), as Datasette's URL helper says: ``/`` or ``/app/``."""
+    return datasette.urls.path("")
 
 
 async def _error(datasette, request, message: str, status: int, parameter: str | None = None, as_json: bool = False):
@@ -171,13 +177,13 @@ async def sok_export(datasette, request):
     params = _params(request)
     try:
         if fmt == "atom":
-            body = await run(web.atom_feed, index, params, _base_url(request))
+            body = await run(web.atom_feed, index, params, _base_url(datasette))
             return Response(body, content_type="application/atom+xml; charset=utf-8")
         if fmt == "csv":
             variant = exports.variant_of(params)
-            data = await run(web.search_export_all, index, params, _base_url(request))
+            data = await run(web.search_export_all, index, params, _base_url(datasette))
         else:
-            data = await run(web.search_export, index, params, _base_url(request))
+            data = await run(web.search_export, index, params, _base_url(datasette))
     except SearchError as exc:
         message = str(exc).split(": ", 1)[-1]
         if fmt == "csv":
@@ -215,7 +221,7 @@ async def batch(datasette, request):
             raise web.BadRequest(f"Just nu körs redan {BATCH_QUEUE} batchsökningar. Försök igen om en stund.", status=503)
         try:
             csv_text = await asyncio.get_running_loop().run_in_executor(
-                BATCH_EXECUTOR, web.batch_search, index, text, n, mode, _base_url(request), variant)
+                BATCH_EXECUTOR, web.batch_search, index, text, n, mode, _base_url(datasette), variant)
         finally:
             _batches.release()
     except web.BadRequest as exc:
@@ -286,7 +292,7 @@ async def rapport(datasette, request):
         return await _error(datasette, request, "Sidnumret (sida) måste vara ett heltal.", 400)
     try:
         nav = await run(with_conn(index, reader_nav.navigation), index, report_id, passage_n, _params(request),
-                        request.headers.get("referer"))
+                        request.headers.get("referer"), _prefix(datasette))
     except Exception:  # navigation is a help; the report must open without it
         nav = {"toc": [], "hits": [], "prev": None, "next": None, "position": None, "back_url": None}
     return await page(datasette, request, "rapport.html", with_conn(index, web.report_page), report_id, passage_n,
@@ -404,7 +410,12 @@ def _sv_description(text: str) -> str:
 
 
 @hookimpl
-def prepare_jinja2_environment(env):
+def prepare_jinja2_environment(env, datasette):
+    # Links respect Datasette's base_url: hard-coded paths in templates start with {{ rs_base }},
+    # site paths computed in Python (reader_url, nav, pdf_url, …) go through |site_url.
+    prefix = _prefix(datasette)
+    env.globals["rs_base"] = prefix
+    env.filters["site_url"] = lambda u: urls.prefixed(prefix, u)
     env.filters["svdatum"] = web.swedish_date
     env.filters["rapporttyp"] = lambda t: web.TYPE_LABELS.get(t, t or "")
     env.filters["heat"] = charts.heat_class
@@ -460,4 +471,4 @@ def _template_vars(request):
     # rs_page: one of Rapportsök's own pages (body class "rs" scopes our form and table styles)
     return {"rs_nav": [("/sok", "Sök"), ("/amnen", "Ämnen"), ("/rapporter", "Rapporter"), ("/batch", "Batchsökning"),
                        ("/rapportsok", "Data"), ("/om", "Om")],
-            "rs_page": bool(request and RS_PAGE.match(request.path)), "rs_export_cap": web.EXPORT_CAP}
+            "rs_page": bool(request and RS_PAGE.match(request.scope.get("route_path", request.path))), "rs_export_cap": web.EXPORT_CAP}

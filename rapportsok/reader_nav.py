@@ -4,9 +4,10 @@ hits inside the report (previous/next) and the way back to the search results.""
 from __future__ import annotations
 
 import sqlite3
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from .errors import SearchError
+from .search import urls
 
 TOC_MAX_LEVEL = 2          # deeper headings are reached from their parent
 SEARCH_KEYS = ("q", "mode", "kommun", "year", "year_from", "year_to", "type", "topic", "page")
@@ -53,9 +54,10 @@ def _also(hit: dict, report_id: str) -> list[int]:
 
 
 def navigation(conn: sqlite3.Connection, index, report_id: str, passage: int | None, params: dict,
-               referer: str | None = None) -> dict:
+               referer: str | None = None, prefix: str = "/") -> dict:
     """``toc``, and with a query: the hits in the report, the previous/next hit and the search URL
-    (the search page the reader came from, with its filters and page, when the browser says so)."""
+    (the search page the reader came from, with its filters and page, when the browser says so).
+    URLs are site paths (``/sok?…``); ``prefix`` is the site's mount point, to recognise the referer."""
     q = (params.get("q") or "").strip() if isinstance(params.get("q"), str) else ""
     nav: dict = {"toc": table_of_contents(conn, report_id), "hits": [], "prev": None, "next": None, "position": None,
                  "back_url": None}
@@ -64,15 +66,15 @@ def navigation(conn: sqlite3.Connection, index, report_id: str, passage: int | N
     hits = hits_in_report(index, report_id, q)
     nav["hits"] = hits
     back = {k: params[k] for k in SEARCH_KEYS if isinstance(params.get(k), str) and params.get(k)}
-    nav["back_url"] = "/sok?" + urlencode(back)
+    nav["back_url"] = urls.search_url(back)
     if referer:
         parts = urlsplit(referer)
-        if parts.path == "/sok" and parts.query and dict(parse_qsl(parts.query)).get("q", "").strip() == q:
+        if parts.path == urls.prefixed(prefix, "/sok") and parts.query and dict(parse_qsl(parts.query)).get("q", "").strip() == q:
             nav["back_url"] = "/sok?" + parts.query
     keep = {k: v for k, v in back.items() if k != "page"}
 
     def url(n: int) -> str:
-        return f"/rapport/{report_id}?" + urlencode({**keep, "passage": n}) + f"#passage-{n}"
+        return urls.reader_url(report_id, n, params=keep)
 
     if passage is not None:
         before = [h for h in hits if h < passage]

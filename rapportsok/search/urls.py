@@ -5,9 +5,10 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 
-def reader_url(report_id: str, passage: int | None = None, q: str | None = None) -> str:
-    """The report reader, opened at a passage (and highlighting the query's words)."""
-    query: dict = {}
+def reader_url(report_id: str, passage: int | None = None, q: str | None = None, params: dict | None = None) -> str:
+    """The report reader, opened at a passage (and highlighting the query's words; ``params``: the
+    search's other parameters, kept by the reader's previous/next links)."""
+    query: dict = dict(params or {})
     if passage is not None:
         query["passage"] = passage
     if q:
@@ -39,3 +40,19 @@ def topic_url(topic_id: str) -> str:
 
 def table_url(table_id: str) -> str:
     return f"/tabell/{quote(table_id)}"
+
+
+def prefixed(prefix: str, url: str) -> str:
+    """A site path (``/sok?q=…``) under the site's mount point ``prefix`` (Datasette's ``base_url``,
+    e.g. ``/rapportsok-app/``). Anything else (``?…``, ``#…``, ``https://…``, ``//host``) is returned unchanged."""
+    if not isinstance(url, str) or not url.startswith("/") or url.startswith("//"):
+        return url
+    return (prefix or "/").rstrip("/") + url
+
+
+def absolute_base(public_base: str, prefix: str) -> str:
+    """The public address to put before a site path in exports: ``RAPPORTSOK_BASE_URL`` plus the mount
+    point, unless the configured address already ends with it (no trailing slash)."""
+    base = public_base.rstrip("/")
+    mount = (prefix or "/").rstrip("/")
+    return base if not mount or base.endswith(mount) else base + mount
