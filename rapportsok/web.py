@@ -196,7 +196,7 @@ def export_rows(index: SearchIndex, resp: SearchResponse, base_url: str = "") ->
         row["table_id"] = h["table_id"]
         row["report_url"] = base_url + reader_url(h["report_id"], h["passage"])
         row["topics"] = topic_map.get(h["chunk_id"], [])
-        row["also_in"] = h["also_in"]
+        row["also_in"] = [{**a, "report_url": base_url + a["url"]} for a in h["also_in"]]
         rows.append(row)
     return rows
 
@@ -514,7 +514,7 @@ def hit_page(conn: sqlite3.Connection, chunk_id: int) -> int | None:
 def pdf_url(report: dict) -> str | None:
     """Where the site serves the original PDF of a report (None for text files)."""
     name = report.get("source_file") or ""
-    return f"/rapport/{report['id']}/original.pdf" if name.lower().endswith(".pdf") else None
+    return urls.pdf_url(report["id"]) if name.lower().endswith(".pdf") else None
 
 
 def citation(report: dict, committee: str | None, page: int | None) -> str:
@@ -755,7 +755,7 @@ def table_hit(conn: sqlite3.Connection, table_id: str, row_index: int | None = N
     n_cols = len(wide["columns"])
     return {"id": row["id"], "title": row["title"], "unit": row["unit"], "columns": wide["columns"],
             "rows": [r[:n_cols] + [""] * (n_cols - len(r)) for _, r in chosen], "n_rows": len(rows),
-            "url": f"/tabell/{row['id']}"}
+            "url": urls.table_url(row["id"])}
 
 
 def table_of_chunk(conn: sqlite3.Connection, chunk_id: int) -> str | None:

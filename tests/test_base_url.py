@@ -94,6 +94,7 @@ async def test_reader_navigation_and_current_page_under_base_url(ds_prefixed):
 async def test_exports_combine_public_address_and_base_url(ds_prefixed, monkeypatch):
     j = (await ds_prefixed.client.get("/sok.json?q=familjehem")).json()
     assert j["hits"] and all(h["report_url"].startswith("http://localhost/prefix/rapport/") for h in j["hits"])
+    assert all(a["report_url"].startswith("http://localhost/prefix/rapport/") for h in j["hits"] for a in h["also_in"])
     monkeypatch.setenv("RAPPORTSOK_BASE_URL", "https://example.se/prefix/")   # already names the mount point
     atom = (await ds_prefixed.client.get("/sok.atom?q=familjehem")).text
     assert "https://example.se/prefix/rapport/" in atom and "/prefix/prefix/" not in atom

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .highlight import Marks, highlight_spans
-from .urls import reader_url
+from .urls import passage_url, reader_url
 
 
 
@@ -99,11 +99,11 @@ def hydrate(index, page: list[tuple[int, float, list[int]]], req, per_signal: di
             section=row["section"], char_start=row["char_start"], char_end=row["char_end"], text=row["text"],
             score=round(float(score), 6), rank=0, mode=req.mode, title=row["title"], heading=row["heading"],
             chunk_id=cid, passage=row["ordinal"], kind=row["kind"],
-            url=f"/rapport/{row['report_id']}#passage-{row['ordinal']}", scores=scores,
+            url=passage_url(row["report_id"], row["ordinal"]), scores=scores,
             contains_words=bool(in_words[index.index_of[cid]]), highlights=spans,
             also_in=[{"report_id": rows[d]["report_id"], "municipality": rows[d]["municipality"], "year": rows[d]["year"],
                       "section": rows[d]["section"], "char_start": rows[d]["char_start"], "char_end": rows[d]["char_end"],
-                      "chunk_id": d, "url": f"/rapport/{rows[d]['report_id']}#passage-{rows[d]['ordinal']}",
+                      "chunk_id": d, "url": passage_url(rows[d]["report_id"], rows[d]["ordinal"]),
                       "reader_url": reader_url(rows[d]["report_id"], rows[d]["ordinal"], req.q or None)}
                      for d in dups],
             page=row["page_start"], page_end=row["page_end"],

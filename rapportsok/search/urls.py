@@ -19,6 +19,16 @@ def reader_url(report_id: str, passage: int | None = None, q: str | None = None,
     return f"{path}?{urlencode(query)}" + (f"#passage-{passage}" if passage is not None else "")
 
 
+def passage_url(report_id: str, passage: int) -> str:
+    """A passage in the report reader, as a plain anchor (a hit's ``url``)."""
+    return f"/rapport/{quote(report_id)}#passage-{passage}"
+
+
+def pdf_url(report_id: str) -> str:
+    """The report's original PDF as the site serves it."""
+    return f"/rapport/{quote(report_id)}/original.pdf"
+
+
 def with_params(params: dict, **changes) -> str:
     """``?query`` from ``params`` with ``changes`` applied (``None`` removes a parameter)."""
     merged = {k: v for k, v in params.items() if v not in (None, "")}
