@@ -21,7 +21,7 @@ from email.policy import default as email_policy
 from datasette import hookimpl
 from datasette.utils.asgi import AsgiStream, Response
 
-from rapportsok import charts, collection, exports, reader_nav
+from rapportsok import charts, collection, exports, markdown_text, reader_nav
 from rapportsok import topics as topics_mod
 from rapportsok import web
 from rapportsok.errors import RapportsokError, SearchError
@@ -417,6 +417,8 @@ def prepare_jinja2_environment(env, datasette):
     env.globals["rs_base"] = prefix
     env.filters["site_url"] = lambda u: urls.prefixed(prefix, u)
     env.filters["svdatum"] = web.swedish_date
+    env.filters["markdown"] = markdown_text.to_html
+    env.globals["rs_markdown"] = markdown_text.page
     env.filters["rapporttyp"] = lambda t: web.TYPE_LABELS.get(t, t or "")
     env.filters["heat"] = charts.heat_class
     env.filters["sv_operator"] = lambda op: SV_OPERATORS.get(op, op)

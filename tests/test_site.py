@@ -232,3 +232,17 @@ async def test_search_within_one_report(ds):
     assert 'name="report" value="nacka-2023-t2-tertialbokslut"' in r.text
     data = (await get(ds, "/sok.json?q=familjehem&report=nacka-2023-t2-tertialbokslut&mode=keyword")).json()
     assert data["hits"] and {h["report_id"] for h in data["hits"]} == {"nacka-2023-t2-tertialbokslut"}
+
+
+async def test_markdown_texts_are_rendered_and_say_what_exact_search_does(ds):
+    # /om's search help comes from site/content/*.md through the markdown package; it must
+    # describe exact search as it is (all words, no synonyms – issue 11), not as it was
+    r = await get(ds, "/om")
+    assert "<strong>Exakta ord</strong>" in r.text and "<em>alla</em> orden" in r.text
+    assert "Inga synonymer läggs till" in r.text and "förkortningar hittar sina förklaringar" not in r.text
+    assert "<code>&quot;fras&quot;</code>" in r.text or "<code>\"fras\"</code>" in r.text
+    # a topic definition is rendered, with HTML in the text escaped
+    from rapportsok.markdown_text import to_html
+    assert to_html("**a** <b>x</b>", inline=True) == "<strong>a</strong> &lt;b&gt;x&lt;/b&gt;"
+    r = await get(ds, "/amne/sspf")
+    assert '<div class="lead">' in r.text
