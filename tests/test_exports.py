@@ -7,24 +7,10 @@ import io
 
 import pandas as pd
 import pytest
-import yaml
-from datasette.app import Datasette
 
-from rapportsok import exports, paths
+from rapportsok import exports
 
 TABLE_WITH_DECIMALS = "nacka-2023-t2-tertialbokslut-t04"
-
-
-@pytest.fixture(scope="session")
-async def ds(built_db):
-    metadata = yaml.safe_load(paths.metadata_path().read_text(encoding="utf-8"))
-    datasette = Datasette(
-        immutables=[str(built_db)], metadata=metadata, plugins_dir=str(paths.plugins_dir()),
-        template_dir=str(paths.site_dir() / "templates"), static_mounts=[("static", str(paths.site_dir() / "static"))],
-        settings={"sql_time_limit_ms": 3000},
-    )
-    await datasette.invoke_startup()
-    return datasette
 
 
 def test_formula_like_text_is_neutralised_numbers_are_not():

@@ -4,22 +4,8 @@ filter chips and Datasette's pages in Swedish – on the corpus database."""
 import re
 
 import pytest
-import yaml
-from datasette.app import Datasette
 
-from rapportsok import charts, paths
-
-
-@pytest.fixture(scope="session")
-async def ds(built_db):
-    metadata = yaml.safe_load(paths.metadata_path().read_text(encoding="utf-8"))
-    datasette = Datasette(
-        immutables=[str(built_db)], metadata=metadata, plugins_dir=str(paths.plugins_dir()),
-        template_dir=str(paths.site_dir() / "templates"), static_mounts=[("static", str(paths.site_dir() / "static"))],
-        settings={"sql_time_limit_ms": 3000},
-    )
-    await datasette.invoke_startup()
-    return datasette
+from rapportsok import charts
 
 
 async def get(ds, path, status=200):
