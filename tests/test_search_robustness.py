@@ -15,7 +15,7 @@ from rapportsok import paths
 from rapportsok.build import BuildOptions, build
 from rapportsok.cli import main
 from tests.conftest import EMBED_CACHE
-from tests.test_site import ds, get  # noqa: F401  (the site fixture and helper)
+from tests.test_site import get  # the site fixture `ds` is in conftest
 
 REMOVED = "nacka-2023-t2-tertialbokslut"
 

@@ -11,7 +11,7 @@ import pytest
 
 from rapportsok import web
 from rapportsok.query import parse_request
-from tests.test_site import ds, get  # noqa: F401  (the site fixture and helper)
+from tests.test_site import get  # the site fixture `ds` is in conftest
 
 
 def run(index, q, **params):
