@@ -68,7 +68,7 @@ def evaluate(index: SearchIndex, z: float = SEMANTIC_Z) -> dict:
     if index.vectors is not None:
         tv = topic_vectors(index.embedder())
         # z-scores are computed over all passages, as at build time
-        all_vecs = index.vectors if index.scales is None else index.vectors.astype(np.float32) * index.scales[:, None]
+        all_vecs = index.passage_vectors()
         sims = all_vecs @ tv.T
         mean, std = sims.mean(axis=0), sims.std(axis=0) + 1e-9
         rows = [index.index_of[s["chunk_id"]] for s in sample]

@@ -1,13 +1,15 @@
 """The corpus index: what every signal shares, loaded once from the immutable database.
 
 Passage ids, filter columns as small integer codes (kommun, year, report type, kind,
-report), the filter mask, one SQLite connection per thread, and the passage vectors behind
-one call (:meth:`CorpusIndex.similarities`), so an approximate-nearest-neighbour index can
-replace the brute-force scan without touching the signals.
+report), the filter mask, one SQLite connection per thread, and the vectors behind one call
+(:meth:`CorpusIndex.similarities`: one value per passage, the best of its passage vector and
+its sentence-window vectors), so an approximate-nearest-neighbour index can replace the
+brute-force scan without touching the signals.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -21,6 +23,8 @@ from ..query import SearchRequest
 
 INT8_ABOVE = 250_000   # "auto" keeps float32 vectors up to this many passages, int8 above
 BLOCK = 65_536         # rows per block when scoring int8 vectors
+# sentence-window vectors (table chunk_windows) join their passage's score; RAPPORTSOK_WINDOWS=0 ignores them
+WINDOWS = os.environ.get("RAPPORTSOK_WINDOWS", "1") != "0"
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
@@ -77,6 +81,10 @@ class CorpusIndex:
         self.contract: ModelContract | None = None
         self.vectors: np.ndarray | None = None       # float32 (n, dim), or int8 with per-row scales
         self.scales: np.ndarray | None = None
+        n = len(self.chunk_ids)
+        self.vector_row = np.arange(n, dtype=np.int32)   # passage row of each vector (see _load_vectors)
+        self._win_start = np.zeros(n + 1, dtype=np.int64)
+        self._win_rows = np.zeros(0, dtype=np.int64)
         if load_vectors and table_exists(conn, "embedding_model"):
             self.contract = ModelContract.from_json(conn.execute("select contract_json from embedding_model").fetchone()[0])
             self._load_vectors(conn, vector_dtype)
@@ -110,40 +118,74 @@ class CorpusIndex:
 
     # -- vectors ----------------------------------------------------------------------------
     def _load_vectors(self, conn: sqlite3.Connection, dtype: str) -> None:
-        """Load every passage vector into one matrix (the database is immutable).
+        """Load every vector into one matrix (the database is immutable).
 
-        float32 below ``INT8_ABOVE`` passages; above it int8 with one scale per row, which
-        quarters the memory (1M × 384 dims: 1.5 GB → 0.37 GB) for a small recall cost that
-        ``benchmarks/search_benchmark.py`` measures.
+        Layout: the passage vectors first (vector i ↔ passage row i), then the sentence-window
+        vectors (table ``chunk_windows``) sorted by passage row; ``vector_row[v]`` is the passage
+        row of vector ``v``. float32 below ``INT8_ABOVE`` passages; above it int8 with one scale
+        per vector, which quarters the memory (1M × 384 dims: 1.5 GB → 0.37 GB) for a small
+        recall cost that ``benchmarks/search_benchmark.py`` measures.
         """
         n, dim = len(self.chunk_ids), self.contract.dimensions
         if dtype == "auto":
             dtype = "int8" if n > INT8_ABOVE else "float32"
         if dtype not in ("float32", "int8"):
             raise RapportsokError(f"vector_dtype {dtype!r}: use float32, int8 or auto")
-        mat = np.zeros((n, dim), dtype=np.float32 if dtype == "float32" else np.int8)
-        scales = np.ones(n, dtype=np.float32) if dtype == "int8" else None
-        for cid, blob in conn.execute("select chunk_id, vector from chunk_embeddings"):
-            i = self.index_of[int(cid)]
-            vec = from_blob(blob, dim)
+        windows = table_exists(conn, "chunk_windows") and WINDOWS
+        n_win = conn.execute("select count(*) from chunk_windows").fetchone()[0] if windows else 0
+        total = n + n_win
+        mat = np.zeros((total, dim), dtype=np.float32 if dtype == "float32" else np.int8)
+        scales = np.ones(total, dtype=np.float32) if dtype == "int8" else None
+        vector_row = np.empty(total, dtype=np.int32)
+        vector_row[:n] = np.arange(n, dtype=np.int32)
+
+        def fill(cids: list[int], blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+            vecs = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim)
+            rows = self.positions(cids) if cids else np.zeros(0, dtype=np.int64)
+            if len(rows) != len(cids):
+                raise RapportsokError(f"{self.db_path}: vectors of passages that do not exist")
+            return vecs, rows
+
+        def put(at: np.ndarray, vecs: np.ndarray) -> None:
             if scales is None:
-                mat[i] = vec
+                mat[at] = vecs
             else:
-                scale = float(np.abs(vec).max()) / 127 or 1.0
-                mat[i] = np.round(vec / scale)
-                scales[i] = scale
-        self.vectors, self.scales = mat, scales
+                s = np.abs(vecs).max(axis=1) / 127
+                s[s == 0] = 1.0
+                mat[at] = np.round(vecs / s[:, None])
+                scales[at] = s
+
+        for part in _batches(conn.execute("select chunk_id, vector from chunk_embeddings")):
+            vecs, rows = fill([r[0] for r in part], [r[1] for r in part])
+            put(rows, vecs)
+        at = n
+        if n_win:
+            for part in _batches(conn.execute("select chunk_id, vector from chunk_windows order by chunk_id, id")):
+                vecs, rows = fill([r[0] for r in part], [r[1] for r in part])
+                put(np.arange(at, at + len(part)), vecs)
+                vector_row[at: at + len(part)] = rows
+                at += len(part)
+        self.vectors, self.scales, self.vector_row = mat, scales, vector_row
+        # window vectors per passage row as ranges [win_start[r], win_start[r + 1]) of the window block
+        counts = np.bincount(vector_row[n:], minlength=n)
+        self._win_start = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=self._win_start[1:])
+        self._win_rows = np.flatnonzero(counts).astype(np.int64)   # passage rows that have windows
 
     @property
     def has_vectors(self) -> bool:
         return self.vectors is not None
 
-    def similarities(self, qv: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """Cosine similarity of ``qv`` with every passage (or only ``rows``): the one vector call."""
-        mat = self.vectors if rows is None else self.vectors[rows]
+    @property
+    def n_windows(self) -> int:
+        return 0 if self.vectors is None else len(self.vectors) - len(self.chunk_ids)
+
+    def _dot(self, qv: np.ndarray, idx: np.ndarray | slice) -> np.ndarray:
+        """``vectors[idx] @ qv`` (int8: rescaled), in blocks on both cores when large."""
+        mat = self.vectors[idx]
         if self.scales is None:
             return mat @ qv
-        scales = self.scales if rows is None else self.scales[rows]
+        scales = self.scales[idx]
         out = np.empty(len(mat), dtype=np.float32)
 
         def block(i: int) -> None:
@@ -156,6 +198,47 @@ class CorpusIndex:
             for i in starts:
                 block(i)
         return out
+
+    def similarities(self, qv: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Cosine similarity of ``qv`` with every passage (or only ``rows``): the one vector call.
+
+        One value per passage row: the best of the passage's vectors (its own and its
+        sentence windows'), so a one-sentence answer inside a long passage is not diluted.
+        """
+        n = len(self.chunk_ids)
+        if rows is None:
+            sims = self._dot(qv, slice(None))
+            out = sims[:n].copy()
+            if len(self._win_rows):
+                # windows are sorted by passage row: one reduceat over the window block
+                best = np.maximum.reduceat(sims[n:], self._win_start[self._win_rows])
+                out[self._win_rows] = np.maximum(out[self._win_rows], best)
+            return out
+        rows = np.asarray(rows, dtype=np.int64)
+        out = self._dot(qv, rows)
+        if not len(self._win_rows):
+            return out
+        starts, ends = self._win_start[rows], self._win_start[rows + 1]
+        counts = ends - starts
+        has = np.flatnonzero(counts)
+        if not len(has):
+            return out
+        c = counts[has]
+        offsets = np.zeros(len(has), dtype=np.int64)
+        np.cumsum(c[:-1], out=offsets[1:])
+        # the window vectors of the chosen rows, in row order (a CSR gather)
+        idx = np.repeat(starts[has] - offsets, c) + np.arange(int(c.sum()), dtype=np.int64) + n
+        best = np.maximum.reduceat(self._dot(qv, idx), offsets)
+        out[has] = np.maximum(out[has], best)
+        return out
+
+    def passage_vectors(self) -> np.ndarray | None:
+        """One float32 vector per passage row (its own, without windows)."""
+        if self.vectors is None:
+            return None
+        n = len(self.chunk_ids)
+        mat = self.vectors[:n]
+        return mat if self.scales is None else mat.astype(np.float32) * self.scales[:n, None]
 
     def embedder(self) -> Embedder:
         if self.contract is None:
@@ -230,6 +313,14 @@ def _build_id(conn: sqlite3.Connection) -> str | None:
     except sqlite3.DatabaseError:
         return None
     return row[0] if row else None
+
+
+def _batches(cursor, size: int = 65_536):
+    while True:
+        part = cursor.fetchmany(size)
+        if not part:
+            return
+        yield part
 
 
 _POOL = None
