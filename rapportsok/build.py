@@ -25,6 +25,7 @@ import sqlite_utils
 import numpy as np
 
 from . import __version__, database, swedish, tables, tagging
+from . import windows as windows_mod
 from . import topics as topics_mod
 from .chunking import TAG_RE, normalise
 from .embeddings import DEFAULT_MODEL, EmbeddingCache, embed_with_cache, load_embedder, to_blob
@@ -44,6 +45,7 @@ class BuildOptions:
     device: str = "cpu"
     batch_size: int = 16
     embed: bool = True
+    windows: bool = field(default_factory=windows_mod.enabled)   # sentence-window vectors (rapportsok/windows.py)
     cache_dir: Path | None = None
     max_bytes: int = DEFAULT_MAX_BYTES
     quiet: bool = False
@@ -227,6 +229,7 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
     chunk_id = 0
     embed_inputs: dict[str, str] = {}
     chunk_embed_hash: dict[int, str] = {}
+    window_rows: list[dict] = []   # sentence windows of long passages, with their text's hash
     for rep in reports:
         row = {"id": rep.id}
         row.update({f: rep.value(f) for f in METADATA_FIELDS})
@@ -281,6 +284,13 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
             ehash = hashlib.sha256(etext.encode()).hexdigest()[:32]
             embed_inputs[ehash] = etext
             chunk_embed_hash[chunk_id] = ehash
+            if opts.embed and opts.windows:
+                for w in windows_mod.windows(ch.text):
+                    wtext = embed_text(rep, about, ch.text[w.start: w.end])
+                    whash = hashlib.sha256(wtext.encode()).hexdigest()[:32]
+                    embed_inputs[whash] = wtext
+                    window_rows.append({"chunk_id": chunk_id, "ordinal": w.ordinal, "char_start": w.start,
+                                        "char_end": w.end, "hash": whash})
             chunk_rows.append({
                 "id": chunk_id, "report_id": rep.id,
                 "section_id": ids.get(ch.section) if ch.section is not None else None,
@@ -325,7 +335,7 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
     embedding_stats: dict = {}
     vectors, embedder = None, None
     if opts.embed:
-        embedding_stats, vectors, embedder = _embed(opts, db, embed_inputs, chunk_embed_hash)
+        embedding_stats, vectors, embedder = _embed(opts, db, embed_inputs, chunk_embed_hash, window_rows)
     _write_topics(opts, db, reports, chunk_rows, table_rows, vectors, embedder)
     info = {
         "version": __version__,
@@ -417,7 +427,8 @@ def _cache(opts: BuildOptions, contract) -> EmbeddingCache:
     return cache
 
 
-def _embed(opts: BuildOptions, db: sqlite_utils.Database, inputs: dict[str, str], chunk_hash: dict[int, int]) -> dict:
+def _embed(opts: BuildOptions, db: sqlite_utils.Database, inputs: dict[str, str], chunk_hash: dict[int, str],
+           window_rows: list[dict]) -> dict:
     from tqdm import tqdm
 
     log(opts, f"laddar inbäddningsmodell: {opts.model}")
@@ -441,6 +452,10 @@ def _embed(opts: BuildOptions, db: sqlite_utils.Database, inputs: dict[str, str]
         ({"chunk_id": cid, "vector": to_blob(vectors[h])} for cid, h in chunk_hash.items()),
         pk="chunk_id", foreign_keys=[("chunk_id", "chunks", "id")], batch_size=500,
     )
+    if window_rows:
+        database.write_windows(db, ({"id": i, **{k: v for k, v in w.items() if k != "hash"}, "vector": to_blob(vectors[w["hash"]])}
+                                    for i, w in enumerate(window_rows, 1)))
+    stats["windows"] = len(window_rows)
     row = {"id": 1, **{k: v for k, v in contract.__dict__.items()}, "contract_json": contract.to_json()}
     db["embedding_model"].insert(row, pk="id")
     matrix = np.vstack([vectors[chunk_hash[cid]] for cid in sorted(chunk_hash)]) if chunk_hash else None

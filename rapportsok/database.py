@@ -14,6 +14,8 @@ The schema (see also ``metadata.yml`` for the Swedish labels):
 ``chunks_fts``         FTS5 over passage text, section path and search terms (content: a view
                        joining ``chunks`` and ``chunk_terms``, so no text is stored twice)
 ``chunk_embeddings``   one float32 vector per passage (little-endian BLOB)
+``chunk_windows``      sentence windows of long passages (``rapportsok/windows.py``): passage, ordinal, char
+                       offsets in the passage text (``chunks.text[char_start:char_end]``) and a float32 vector
 ``embedding_model``    the model contract the vectors were made with
 ``build_info``         version, corpus hashes, counts and build time
 """
@@ -49,6 +51,13 @@ def write_pages(db: sqlite_utils.Database, rows: list[dict]) -> None:
     db["report_pages"].create({"report_id": str, "page": int, "char_start": int, "char_end": int, "ocr": int,
                                "ocr_confidence": float}, pk=("report_id", "page"), foreign_keys=[("report_id", "reports", "id")])
     db["report_pages"].insert_all(rows, batch_size=500)
+
+
+def write_windows(db: sqlite_utils.Database, rows: Iterable[dict]) -> None:
+    db["chunk_windows"].create({"id": int, "chunk_id": int, "ordinal": int, "char_start": int, "char_end": int,
+                                "vector": bytes}, pk="id", foreign_keys=[("chunk_id", "chunks", "id")])
+    db["chunk_windows"].insert_all(rows, batch_size=500)
+    db["chunk_windows"].create_index(["chunk_id", "ordinal"], unique=True)
 
 
 def create_fts(db: sqlite_utils.Database) -> None:

@@ -1,0 +1,111 @@
+"""Sentence windows (issue 13): long passages are also embedded as overlapping 3-sentence
+windows, and a passage scores the best of its own vector and its windows'."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from rapportsok import evaluation, windows
+from rapportsok.build import BuildOptions, build
+from rapportsok.chunking import sentences
+from rapportsok.query import SearchRequest
+from rapportsok.search import SearchIndex
+from rapportsok.search import index as index_mod
+
+from conftest import CORPUS, EMBED_CACHE
+
+
+@pytest.fixture(scope="module")
+def no_windows_index(built_db, monkeypatch_module):
+    """The same database with its windows ignored (RAPPORTSOK_WINDOWS=0 at search time)."""
+    monkeypatch_module.setattr(index_mod, "WINDOWS", False)
+    ix = SearchIndex(built_db)
+    monkeypatch_module.undo()
+    return ix
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def test_windows_stored_with_offsets_of_their_sentences(conn):
+    texts = {r["id"]: r["text"] for r in conn.execute("select id, text from chunks")}
+    stored: dict[int, list[tuple[int, int, int]]] = {}
+    for r in conn.execute("select chunk_id, ordinal, char_start, char_end from chunk_windows order by chunk_id, ordinal"):
+        stored.setdefault(r["chunk_id"], []).append((r["ordinal"], r["char_start"], r["char_end"]))
+    assert len(stored) > 100
+    for cid, text in texts.items():
+        spans = sentences(text, 0)
+        got = stored.get(cid, [])
+        if len(spans) <= windows.SIZE:
+            assert got == [], f"passage {cid} of {len(spans)} sentences needs no window"
+            continue
+        assert [o for o, _, _ in got] == list(range(len(got)))
+        starts = {s for s, _ in spans}
+        by_start = {s: i for i, (s, _) in enumerate(spans)}
+        for _, a, b in got:
+            # a window is whole sentences of the passage: its text is those sentences, as the passage has them
+            assert a in starts, (cid, text[a: a + 40])
+            first = by_start[a]
+            part = spans[first: first + windows.SIZE]
+            assert b == part[-1][1]
+            assert text[a:b] == text[part[0][0]: part[-1][1]] and text[a:b].strip() == text[a:b]
+        # together the windows cover the whole passage, each starting STRIDE sentences after the last
+        assert got[0][1] == spans[0][0] and got[-1][2] == spans[-1][1]
+        firsts = [by_start[a] for _, a, _ in got]
+        assert all(y - x == windows.STRIDE for x, y in zip(firsts, firsts[1:]))
+
+
+def test_every_window_has_a_vector_of_the_model(conn, index):
+    n = conn.execute("select count(*) from chunk_windows").fetchone()[0]
+    assert index.n_windows == n and len(index.vector_row) == len(index.chunk_ids) + n
+    dim = index.contract.dimensions
+    for (blob,) in conn.execute("select vector from chunk_windows"):
+        v = np.frombuffer(blob, dtype="<f4")
+        assert len(v) == dim and abs(float(np.linalg.norm(v)) - 1) < 1e-3
+
+
+def test_similarity_is_the_best_of_passage_and_windows(index):
+    qv = index.query_vector("hur stor andel av barnen tror att det ska gå bra för dem")
+    allv = index.vectors.astype(np.float32) @ qv
+    expected = np.full(len(index.chunk_ids), -np.inf, dtype=np.float32)
+    np.maximum.at(expected, index.vector_row, allv)
+    assert np.allclose(index.similarities(qv), expected, atol=1e-6)
+    rows = np.array([5, 90, 17, 200, 3])   # a filter's rows, in any order
+    assert np.allclose(index.similarities(qv, rows), expected[rows], atol=1e-6)
+
+
+def _rank_of_quote(ix: SearchIndex, q: str, quote: str) -> int:
+    texts = evaluation.chunk_texts(ix)
+    ranking = ix.semantic.rank(ix, SearchRequest(q=q, mode="semantic"), np.ones(len(ix.chunk_ids), dtype=bool),
+                               k=len(ix.chunk_ids))
+    return next(i for i, (cid, _) in enumerate(ranking.items, 1) if evaluation._norm(quote) in texts[cid])
+
+
+def test_one_sentence_answer_in_a_long_passage_ranks_higher(index, no_windows_index):
+    """From the evaluation set (dev): the answer is one sentence of a 2 100-character passage."""
+    q, quote = "hur stor andel av barnen tror att det ska gå bra för dem", "Resultaten i OmMej visar att 87 % av de barn och unga"
+    before, after = _rank_of_quote(no_windows_index, q, quote), _rank_of_quote(index, q, quote)
+    assert after < before and after <= 15, (before, after)
+
+
+def test_windows_off_is_the_passage_vectors_alone(tmp_path, index, no_windows_index):
+    db = tmp_path / "nowindows.db"
+    build(BuildOptions(corpus=CORPUS, db_path=db, cache_dir=EMBED_CACHE, quiet=True, windows=False))
+    c = sqlite3.connect(db)
+    assert c.execute("select count(*) from sqlite_master where name = 'chunk_windows'").fetchone()[0] == 0
+    plain = SearchIndex(db)
+    assert plain.n_windows == 0 and no_windows_index.n_windows == 0 and index.n_windows > 0
+    assert np.array_equal(plain.vectors, index.vectors[: len(index.chunk_ids)])
+    for q in ("brist på familjehem", "barn som måste flytta gång på gång när placeringen spricker", "SSPF"):
+        qv = plain.query_vector(q)
+        assert np.array_equal(plain.similarities(qv), no_windows_index.similarities(qv))
+        a = plain.search(SearchRequest(q=q, mode="hybrid"))
+        b = no_windows_index.search(SearchRequest(q=q, mode="hybrid"))
+        assert [h["chunk_id"] for h in a.hits] == [h["chunk_id"] for h in b.hits] and a.total == b.total
