@@ -272,6 +272,7 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
             table_ids[t.ordinal] = tid
             table_rows.append(table_row(rep, t, tid, ids))
             cell_rows.extend(cell_row(rep, t, tid, c) for c in t.cells)
+        headings = windows_mod.Headings(rep.source.text, rep.doc.blocks)
         for ch in rep.chunks:
             chunk_id += 1
             path_list = rep.section_path(ch.section)
@@ -285,8 +286,8 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
             embed_inputs[ehash] = etext
             chunk_embed_hash[chunk_id] = ehash
             if opts.embed and opts.windows:
-                for w in windows_mod.windows(ch.text):
-                    wtext = embed_text(rep, about, ch.text[w.start: w.end])
+                for w in windows_mod.windows(ch.text, headings.spans(ch.text, ch.start, ch.end)):
+                    wtext = embed_text(rep, [w.heading or (path_list[-1] if path_list else "")], ch.text[w.start: w.end])
                     whash = hashlib.sha256(wtext.encode()).hexdigest()[:32]
                     embed_inputs[whash] = wtext
                     window_rows.append({"chunk_id": chunk_id, "ordinal": w.ordinal, "char_start": w.start,

@@ -4,13 +4,13 @@ windows, and a passage scores the best of its own vector and its windows'."""
 from __future__ import annotations
 
 import sqlite3
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from rapportsok import evaluation, windows
 from rapportsok.build import BuildOptions, build
-from rapportsok.chunking import sentences
 from rapportsok.query import SearchRequest
 from rapportsok.search import SearchIndex
 from rapportsok.search import index as index_mod
@@ -34,32 +34,55 @@ def monkeypatch_module():
     mp.undo()
 
 
+def _passage_sentences(conn) -> dict[int, tuple[str, list[tuple[int, int, str | None]]]]:
+    """Per passage: its text and its sentences (cut at the headings inside it, from the stored blocks)."""
+    blocks: dict[str, list] = {}
+    for r in conn.execute("select report_id, kind, char_start, char_end, heading from blocks order by report_id, ordinal"):
+        blocks.setdefault(r["report_id"], []).append(SimpleNamespace(kind=r["kind"], start=r["char_start"], end=r["char_end"],
+                                                                     heading=r["heading"]))
+    heads = {r["id"]: windows.Headings(r["text"], blocks.get(r["id"], [])) for r in conn.execute("select id, text from reports")}
+    return {r["id"]: (r["text"], windows._sentences(r["text"], heads[r["report_id"]].spans(r["text"], r["char_start"], r["char_end"])))
+            for r in conn.execute("select id, report_id, text, char_start, char_end from chunks")}
+
+
 def test_windows_stored_with_offsets_of_their_sentences(conn):
-    texts = {r["id"]: r["text"] for r in conn.execute("select id, text from chunks")}
+    passages = _passage_sentences(conn)
     stored: dict[int, list[tuple[int, int, int]]] = {}
     for r in conn.execute("select chunk_id, ordinal, char_start, char_end from chunk_windows order by chunk_id, ordinal"):
         stored.setdefault(r["chunk_id"], []).append((r["ordinal"], r["char_start"], r["char_end"]))
     assert len(stored) > 100
-    for cid, text in texts.items():
-        spans = sentences(text, 0)
+    headed = 0
+    for cid, (text, spans) in passages.items():
         got = stored.get(cid, [])
         if len(spans) <= windows.SIZE:
             assert got == [], f"passage {cid} of {len(spans)} sentences needs no window"
             continue
         assert [o for o, _, _ in got] == list(range(len(got)))
-        starts = {s for s, _ in spans}
-        by_start = {s: i for i, (s, _) in enumerate(spans)}
+        by_start = {s: i for i, (s, _, _) in enumerate(spans)}
         for _, a, b in got:
-            # a window is whole sentences of the passage: its text is those sentences, as the passage has them
-            assert a in starts, (cid, text[a: a + 40])
-            first = by_start[a]
-            part = spans[first: first + windows.SIZE]
+            # a window is whole sentences of the passage: its text is the passage's text at its offsets
+            assert a in by_start, (cid, text[a: a + 40])
+            part = spans[by_start[a]: by_start[a] + windows.SIZE]
             assert b == part[-1][1]
-            assert text[a:b] == text[part[0][0]: part[-1][1]] and text[a:b].strip() == text[a:b]
+            window = text[a:b]
+            assert window.strip() == window and window.startswith(text[part[0][0]: part[0][1]])
+            assert window.endswith(text[part[-1][0]: part[-1][1]])
+            headed += any(h is not None for _, _, h in part)
         # together the windows cover the whole passage, each starting STRIDE sentences after the last
         assert got[0][1] == spans[0][0] and got[-1][2] == spans[-1][1]
         firsts = [by_start[a] for _, a, _ in got]
         assert all(y - x == windows.STRIDE for x, y in zip(firsts, firsts[1:]))
+    assert headed > 20   # windows after a heading inside their passage (embedded with that heading)
+
+
+def test_a_heading_inside_a_passage_is_not_glued_to_a_sentence(conn):
+    """"… än tidigare. ### Heldygnsvård barn och unga Heldygnsvården inbegriper …" is two sentences and a heading."""
+    passages = _passage_sentences(conn)
+    cid = conn.execute("select id from chunks where text like '%tidigare. ### Heldygnsvård barn och unga Heldygnsvården%'").fetchone()[0]
+    text, spans = passages[cid]
+    sents = [(text[a:b], h) for a, b, h in spans]
+    assert ("Nämnden avslutar däremot fler utredningar än tidigare.", None) in sents
+    assert any(t.startswith("Heldygnsvården inbegriper") and h == "Heldygnsvård barn och unga" for t, h in sents)
 
 
 def test_every_window_has_a_vector_of_the_model(conn, index):
