@@ -87,11 +87,18 @@ def display(text: str) -> str:
     return display_text(text)
 
 
-def snippet(text: str, spans: list[list[int]], width: int = 420) -> tuple[str, list[list[int]]]:
-    """A window of ``text`` around the first highlight, with spans shifted to match."""
+def snippet(text: str, spans: list[list[int]], width: int = 420, matched: tuple[int, int] | None = None) -> tuple[str, list[list[int]]]:
+    """A window of ``text`` around the first highlight, with spans shifted to match.
+
+    ``matched`` (the sentences that matched the meaning best, offsets in ``text``): the
+    snippet starts there – at its first highlight if it has one."""
     if len(text) <= width:
         return text, spans
-    start = max(0, (spans[0][0] - width // 4) if spans else 0)
+    inside = [s for s in spans if matched and matched[0] <= s[0] < matched[1]]
+    if matched:
+        start = max(matched[0], inside[0][0] - width // 4) if inside else matched[0]
+    else:
+        start = max(0, (spans[0][0] - width // 4) if spans else 0)
     start = text.rfind(" ", 0, start) + 1 if start else 0
     end = min(len(text), start + width)
     end = text.find(" ", end) if text.find(" ", end) != -1 else len(text)
@@ -99,6 +106,15 @@ def snippet(text: str, spans: list[list[int]], width: int = 420) -> tuple[str, l
     prefix = "… " if start else ""
     suffix = " …" if end < len(text) else ""
     return prefix + text[start:end] + suffix, [[a + len(prefix), b + len(prefix)] for a, b in shifted]
+
+
+def matched_in(shown: str, passage_text: str, matched: list | None) -> tuple[int, int] | None:
+    """The matched sentences (offsets in the passage text) as offsets in its displayed text."""
+    if not matched:
+        return None
+    part = display(passage_text[matched[0]: matched[1]])
+    at = shown.find(part) if part else -1
+    return (at, at + len(part)) if at >= 0 else None
 
 
 def _request_from(index: SearchIndex, params: dict, export: bool = False) -> SearchRequest:
@@ -131,7 +147,7 @@ def search_page(index: SearchIndex, params: dict) -> dict:
     for h in resp.hits:
         text = display(h["text"])
         spans = highlight_spans(text, marks)
-        short, short_spans = snippet(text, spans)
+        short, short_spans = snippet(text, spans, matched=matched_in(text, h["text"], h["matched"]))
         hits.append({**h, "snippet_html": highlight_html(short, short_spans),
                      "type_label": TYPE_LABELS.get(h["report_type"], h["report_type"] or ""),
                      "reader_url": reader_url(h["report_id"], h["passage"], req.q or None)})

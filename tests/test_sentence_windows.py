@@ -54,8 +54,8 @@ def test_windows_stored_with_offsets_of_their_sentences(conn):
     headed = 0
     for cid, (text, spans) in passages.items():
         got = stored.get(cid, [])
-        if len(spans) <= windows.SIZE:
-            assert got == [], f"passage {cid} of {len(spans)} sentences needs no window"
+        if len(spans) <= max(windows.SIZE, windows.MIN_SENTENCES):
+            assert got == [], f"passage {cid} of {len(spans)} sentences gets no window"
             continue
         assert [o for o, _, _ in got] == list(range(len(got)))
         by_start = {s: i for i, (s, _, _) in enumerate(spans)}
@@ -132,3 +132,19 @@ def test_windows_off_is_the_passage_vectors_alone(tmp_path, index, no_windows_in
         a = plain.search(SearchRequest(q=q, mode="hybrid"))
         b = no_windows_index.search(SearchRequest(q=q, mode="hybrid"))
         assert [h["chunk_id"] for h in a.hits] == [h["chunk_id"] for h in b.hits] and a.total == b.total
+
+
+def test_a_hit_says_which_sentences_matched_and_the_snippet_shows_them(index):
+    """The long passage that answers in one sentence: the hit points at that sentence's window,
+    and the search page's snippet (420 characters of a 2 100-character passage) shows it."""
+    from rapportsok import web
+
+    q, answer = "hur stor andel av barnen tror att det ska gå bra för dem", "Resultaten i OmMej visar att 87 % av de barn och unga"
+    view = web.search_page(index, {"q": q})
+    hit = next(h for h in view["hits"] if answer in h["text"])
+    a, b = hit["matched"]
+    assert answer in hit["text"][a:b] and b - a < len(hit["text"]) / 3
+    shown = str(hit["snippet_html"]).replace("<mark>", "").replace("</mark>", "")
+    assert "Resultaten i OmMej visar att 87" in shown and not shown.startswith(hit["text"][:40])
+    plain = index.search(SearchRequest(q="familjehem", mode="keyword"))
+    assert all(h.matched is None for h in plain.hits)   # keyword mode: no meaning, no matched sentences

@@ -163,6 +163,10 @@ class SearchIndex(CorpusIndex):
         hits = hydrate(self, page, req, per_signal, marks, in_words, [r.name for r in rankings])
         for i, h in enumerate(hits):
             h.rank = req.offset + i + 1
+        if sem is not None and hits:   # the sentences of each passage that matched the meaning best
+            best = self.best_windows(sem.evidence["query_vector"], [h.chunk_id for h in hits])
+            for h in hits:
+                h.matched = best.get(h.chunk_id)
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         u = understood
         return SearchResponse(

@@ -46,6 +46,7 @@ class Hit:
     table_rows: list = field(default_factory=list)   # matching rows of a table passage, as cells
     page: int | None = None           # PDF pages (None for text files)
     page_end: int | None = None
+    matched: list | None = None       # [start, end] in text: the sentences that matched the meaning best (a sentence window)
 
     # dict-style access, so ``h["text"]`` and ``{**h}`` keep working for every caller
     def __getitem__(self, key: str):

@@ -232,6 +232,31 @@ class CorpusIndex:
         out[has] = np.maximum(out[has], best)
         return out
 
+    def best_windows(self, qv: np.ndarray, ids: list[int]) -> dict[int, list[int]]:
+        """For each passage in ``ids`` whose best vector for ``qv`` is one of its sentence windows
+        (not the passage as a whole): that window's ``[start, end]`` in the passage text."""
+        n = len(self.chunk_ids)
+        rows = {cid: self.index_of[cid] for cid in ids if cid in self.index_of}
+        rows = {cid: r for cid, r in rows.items() if self._win_start[r + 1] > self._win_start[r]}
+        if self.vectors is None or not rows:
+            return {}
+        offsets: dict[int, list[tuple[int, int]]] = {}
+        for cid, a, b in self.conn().execute(
+                f"select chunk_id, char_start, char_end from chunk_windows where chunk_id in ({','.join('?' * len(rows))}) "
+                "order by chunk_id, ordinal", list(rows)):
+            offsets.setdefault(cid, []).append((a, b))
+        out = {}
+        for cid, r in rows.items():
+            first, last = n + self._win_start[r], n + self._win_start[r + 1]
+            spans = offsets.get(cid, [])
+            if len(spans) != last - first:
+                continue
+            sims = self._dot(qv, np.arange(first, last))
+            j = int(np.argmax(sims))
+            if sims[j] > self._dot(qv, np.array([r]))[0]:
+                out[cid] = list(spans[j])
+        return out
+
     def passage_vectors(self) -> np.ndarray | None:
         """One float32 vector per passage row (its own, without windows)."""
         if self.vectors is None:

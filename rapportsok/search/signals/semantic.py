@@ -73,4 +73,4 @@ class SemanticSignal:
         # all top-k order the word matches in fusion; only these may enter as meaning-only hits
         admitted = {cid for cid, s in items if threshold is None or s >= threshold}
         return Ranking(self.name, items, {"threshold": threshold, "best": best, "embed_ms": embed_ms,
-                                          "admitted": admitted}, ms=(time.perf_counter() - t) * 1000)
+                                          "admitted": admitted, "query_vector": qv}, ms=(time.perf_counter() - t) * 1000)
