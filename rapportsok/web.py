@@ -209,6 +209,7 @@ def export_rows(index: SearchIndex, resp: SearchResponse, base_url: str = "") ->
         row["semantic_score"] = h["scores"].get("semantic")
         row["scores"] = h["scores"]
         row["contains_words"] = h["contains_words"]
+        row["matched"] = h["matched"]   # the sentence window that matched the meaning best (JSON only)
         row["table_id"] = h["table_id"]
         row["report_url"] = base_url + reader_url(h["report_id"], h["passage"])
         row["topics"] = topic_map.get(h["chunk_id"], [])

@@ -117,7 +117,8 @@ def test_corrupt_cache_is_rebuilt_and_unchanged_rebuild_embeds_nothing(tmp_path,
     cache_dir.mkdir()
     (cache_dir / "e5-onnx").symlink_to(EMBED_CACHE / "e5-onnx")          # reuse the converted model
     (cache_dir / "embeddings.sqlite").write_bytes(b"this is not an sqlite file" * 100)
-    first = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "a.db", cache_dir=cache_dir, quiet=True))
+    # passage vectors only (windows=False): the cache's behaviour from scratch; windows: test_sentence_windows.py
+    first = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "a.db", cache_dir=cache_dir, quiet=True, windows=False))
     assert first.embedding["embedded"] == first.embedding["total"] == 226
     assert list(cache_dir.glob("embeddings.sqlite.corrupt-*")), "the unreadable cache is kept aside, not trusted"
     a = sqlite3.connect(tmp_path / "a.db").execute("select vector from chunk_embeddings order by chunk_id").fetchall()
@@ -131,9 +132,9 @@ def test_corrupt_cache_is_rebuilt_and_unchanged_rebuild_embeds_nothing(tmp_path,
     conn.execute("update vectors set vector = x'00' where rowid = (select min(rowid) from vectors)")
     conn.commit()
     conn.close()
-    second = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "b.db", cache_dir=cache_dir, quiet=True))
+    second = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "b.db", cache_dir=cache_dir, quiet=True, windows=False))
     assert second.embedding["embedded"] == 1
-    third = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "c.db", cache_dir=cache_dir, quiet=True))
+    third = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "c.db", cache_dir=cache_dir, quiet=True, windows=False))
     assert third.embedding["embedded"] == 0 and third.embedding["cached"] == 226
     hashes = [hashlib.sha256(r[0]).hexdigest() for r in sqlite3.connect(tmp_path / "c.db").execute(
         "select vector from chunk_embeddings order by chunk_id")]

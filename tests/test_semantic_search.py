@@ -101,10 +101,11 @@ def test_embedding_cache_reembeds_only_changed_passages(tmp_path, corpus_copy):
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "e5-onnx").symlink_to(EMBED_CACHE / "e5-onnx")   # the converted model, not the vectors
-    first = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "a.db", cache_dir=cache, quiet=True))
+    # passage vectors only (windows=False), embedded from scratch; windows: test_sentence_windows.py
+    first = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "a.db", cache_dir=cache, quiet=True, windows=False))
     path = corpus_copy / "004_85a1eb49e75a5e5b.txt"
     path.write_text(path.read_text(encoding="utf-8").replace("52 stycken larm", "53 stycken larm"), encoding="utf-8")
-    second = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "b.db", cache_dir=cache, quiet=True))
+    second = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "b.db", cache_dir=cache, quiet=True, windows=False))
     assert first.embedding["total"] == second.embedding["total"]
     assert second.embedding["embedded"] == 1 and second.embedding["cached"] == second.embedding["total"] - 1
     a = sqlite3.connect(tmp_path / "a.db").execute("select vector from chunk_embeddings order by chunk_id").fetchall()

@@ -3,6 +3,7 @@ windows, and a passage scores the best of its own vector and its windows'."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from types import SimpleNamespace
 
@@ -148,3 +149,21 @@ def test_a_hit_says_which_sentences_matched_and_the_snippet_shows_them(index):
     assert "Resultaten i OmMej visar att 87" in shown and not shown.startswith(hit["text"][:40])
     plain = index.search(SearchRequest(q="familjehem", mode="keyword"))
     assert all(h.matched is None for h in plain.hits)   # keyword mode: no meaning, no matched sentences
+
+
+def test_an_edit_reembeds_the_passage_and_only_the_windows_that_contain_it(tmp_path, corpus_copy):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "e5-onnx").symlink_to(EMBED_CACHE / "e5-onnx")
+    shutil.copy(EMBED_CACHE / "embeddings.sqlite", cache / "embeddings.sqlite")
+    first = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "a.db", cache_dir=cache, quiet=True))
+    assert first.embedding["embedded"] == 0 and first.embedding["windows"] > 600   # nothing embedded twice
+    path = corpus_copy / "003_aa15bfdefd7f5155.txt"
+    path.write_text(path.read_text(encoding="utf-8").replace("OmMej visar att 87 %", "OmMej visar att 88 %"), encoding="utf-8")
+    second = build(BuildOptions(corpus=corpus_copy, db_path=tmp_path / "b.db", cache_dir=cache, quiet=True))
+    c = sqlite3.connect(tmp_path / "b.db")
+    cid, text = c.execute("select id, text from chunks where text like '%OmMej visar att 88 %'").fetchone()
+    spans = c.execute("select char_start, char_end from chunk_windows where chunk_id = ?", [cid]).fetchall()
+    touched = sum("OmMej visar att 88 %" in text[a:b] for a, b in spans)
+    assert 1 <= touched < len(spans)
+    assert second.embedding["embedded"] == 1 + touched   # the passage and the windows holding the sentence
