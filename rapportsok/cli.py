@@ -214,7 +214,8 @@ def info(db_path, as_json):
         click.echo(f"  {k}: {v}")
     emb = data.get("embedding") or {}
     if emb:
-        click.echo(f"  modell: {emb.get('backend')}:{emb.get('model')} ({emb.get('dimensions')} dim)")
+        click.echo(f"  modell: {emb.get('backend')}:{emb.get('model')} ({emb.get('dimensions')} dim)"
+                   + (f", {emb['windows']} meningsfönster" if emb.get("windows") else ""))
     for r in data["reports"]:
         click.echo(f"  - {r['id']}: {r['municipality']} ({r['kommunkod']}), {r['report_type']} {r['period']}, {r['n_chunks']} textavsnitt")
 
