@@ -50,6 +50,10 @@ def similarity_min(contract) -> float | None:
 # hybrid: passages with some of the query's words are ranked (RRF) and admitted when the semantic
 # signal also ranks them among its best – measured on the dev split (README); RAPPORTSOK_ANY_WORD=0 turns it off
 ANY_WORD = os.environ.get("RAPPORTSOK_ANY_WORD", "1") != "0"
+# hybrid: at most this many passages of one report among the first DIVERSITY_WINDOW before the
+# next report's (0 = off; README, issue 13)
+PER_REPORT = int(os.environ.get("RAPPORTSOK_PER_REPORT", "0"))
+DIVERSITY_WINDOW = int(os.environ.get("RAPPORTSOK_DIVERSITY_WINDOW", "20"))
 SIGNALS_FOR_MODE = {"keyword": ("keyword",), "semantic": ("semantic",), "hybrid": ("keyword", "semantic")}
 DUPLICATE_CONTAINMENT = 0.6
 COLLAPSE_WINDOW = 300   # near-duplicates are folded among this many best hits – the same for every page
@@ -145,6 +149,8 @@ class SearchIndex(CorpusIndex):
                 ranked = [(cid, s) for cid, s in ranked if cid in admitted]
             else:
                 ranked = [(cid, s) for cid, s in ranked if cid in admitted or in_words[self.index_of[cid]]]
+        if req.mode == "hybrid" and PER_REPORT:
+            ranked = self.diversify(ranked)
         similar = [cid for cid, _ in ranked if not in_words[self.index_of[cid]]]
         if req.mode == "semantic":
             total = len(ranked)
@@ -192,6 +198,18 @@ class SearchIndex(CorpusIndex):
     def matrix(self, req: SearchRequest) -> dict:
         """Passages per kommun × år (the one counting function, :func:`counting.overview`)."""
         return counting.overview(self, req)
+
+    def diversify(self, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """Within the first ``DIVERSITY_WINDOW``: at most ``PER_REPORT`` passages of one report
+        before the others' (a question across kommuner); the rest keep their order after them."""
+        head, tail = ranked[:DIVERSITY_WINDOW], ranked[DIVERSITY_WINDOW:]
+        seen: dict[int, int] = {}
+        first, later = [], []
+        for cid, sc in head:
+            r = int(self.report[self.index_of[cid]])
+            seen[r] = seen.get(r, 0) + 1
+            (first if seen[r] <= PER_REPORT else later).append((cid, sc))
+        return first + later + tail
 
     # -- duplicates -----------------------------------------------------------------------------
     def shingles(self, ids: list[int]) -> dict[int, frozenset]:

@@ -23,6 +23,7 @@ an unknown word matches nothing, and a suggestion is offered ("Menade du …?").
 from __future__ import annotations
 
 import bisect
+import os
 import sqlite3
 import time
 from collections import OrderedDict
@@ -32,11 +33,13 @@ import numpy as np
 
 from ... import swedish, topics
 from ...errors import SearchError
+from .. import english
 from ..highlight import Marks
 from ..syntax import ParsedQuery, Term, parse
 from . import Ranking
 
-FTS_WEIGHTS = (0.0, 0.3, 1.0)   # bm25 weights for chunks_fts columns text, section, search_terms
+FTS_WEIGHTS = tuple(float(x) for x in os.environ.get("RAPPORTSOK_FTS_WEIGHTS", "0,0.3,1").split(","))
+# ^ bm25 weights for chunks_fts columns text, section, search_terms (README, issue 13: measured on dev)
 TIME_LIMIT_S = 2.0              # one keyword query never runs longer (SQLite progress handler)
 WINDOW = 3000                   # ranked passages kept per query (reachable: offset ≤ 2000 + limit ≤ 1000)
 PREFIX_MIN_LEN = 5
@@ -60,6 +63,7 @@ class Understood:
     unknown: list = field(default_factory=list)       # words no passage contains
     topics: list = field(default_factory=list)        # topics the query names
     dropped: list = field(default_factory=list)       # function words not required
+    swedish: str = ""                                 # an English query's glossary words in Swedish (meaning-aware)
 
 
 def _quote(term: str) -> str:
@@ -162,6 +166,10 @@ def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = Tr
                 if not clauses[i][0].caps and swedish.stem(clauses[i][0].text) not in vocab:
                     clauses[i] = []  # the English words themselves are not in the reports
 
+    translated: set[int] = set()
+    if adds and english.ENABLED:
+        translated = _translate_english(vocab, out, clauses, plain, extra_alts)
+
     def alts_for(term: Term, positive: bool) -> tuple[list[str], float]:
         """FTS alternatives for one term and how well it is known (1, 0.5 corrected, 0)."""
         if term.kind == "phrase":
@@ -219,13 +227,14 @@ def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = Tr
                 clauses[i] = []
                 out.dropped.append(c[0].text)
     parts: list[str] = []
+    some_only: list[str] = []   # translated English words, when they only rank (english.MODE == "some")
     known: list[float] = []
     impossible = False
     for i, clause in enumerate(clauses):
         if not clause and i not in extra_alts:
             continue
         alts: list[str] = list(extra_alts.get(i, []))
-        best = 1.0 if alts else 0.0
+        best = (english.KNOWN if i in translated else 1.0) if alts else 0.0
         for term in clause:
             a, k = alts_for(term, True)
             alts += a
@@ -236,20 +245,66 @@ def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = Tr
             if not meaning_aware:
                 impossible = True  # exact: a word that occurs nowhere – nothing contains all words
             continue
-        parts.append("(" + " OR ".join(dict.fromkeys(alts)) + ")")
+        part = "(" + " OR ".join(dict.fromkeys(alts)) + ")"
+        if i in translated and english.MODE == "some":
+            some_only.append(part)
+        else:
+            parts.append(part)
     out.coverage = sum(known) / len(known) if known else 0.0
-    if impossible or not parts:
+    if impossible or not (parts or some_only):
         return out
-    expression = " AND ".join(parts)
     negative = [a for term in parsed.excluded for a in alts_for(term, False)[0]]
-    if negative:
-        expression = f"({expression}) NOT (" + " OR ".join(negative) + ")"
-    out.expression = expression
-    if meaning_aware and len(parts) > 1:
-        out.any_expression = " OR ".join(parts)
+    if parts:
+        expression = " AND ".join(parts)
+        if negative:
+            expression = f"({expression}) NOT (" + " OR ".join(negative) + ")"
+        out.expression = expression
+    if meaning_aware and len(parts) + len(some_only) > 1:
+        out.any_expression = " OR ".join(parts + some_only)
         if negative:
             out.any_expression = f"({out.any_expression}) NOT (" + " OR ".join(negative) + ")"
     return out
+
+
+def _translate_english(vocab: Vocabulary, out: Understood, clauses: list[list[Term]], plain: list[tuple[int, Term]],
+                       extra_alts: dict[int, list[str]]) -> set[int]:
+    """An English query (:mod:`..english`): each glossary word is searched for as its Swedish
+    words (shown as an expansion), function words are not required, and an English word the
+    glossary lacks is not "corrected" to a Swedish look-alike (*many* → *man*)."""
+    def known(word: str) -> bool:
+        return swedish.stem(word) in vocab
+
+    words = [t.text for _, t in plain]
+    if not english.is_english(words, known):
+        return set()
+    done: set[int] = set()
+    swedish_words: list[str] = []
+    for i, term in plain:
+        if not clauses[i] or i in extra_alts:
+            continue
+        sv = english.swedish_for(term.text) if english.MODE != "uncorrected" else ()
+        alts, found = [], []
+        for phrase in sv:
+            stems = _phrase_stems(phrase)
+            if stems and all(st in vocab for st in stems):
+                alts.append(_stem_alt(vocab, stems))
+                _mark_stems(out.marks, vocab, stems)
+                found.append(phrase)
+        if alts:
+            extra_alts[i] = alts
+            done.add(i)
+            swedish_words += found[:2]
+            out.expansions.append({"topic": None, "label": "engelska", "matched": term.text, "terms": found})
+            if not known(term.text):
+                clauses[i] = []
+        elif term.text in english.FUNCTION_WORDS:
+            clauses[i] = []
+            out.dropped.append(term.text)
+        elif not known(term.text):
+            clauses[i] = []
+            out.unknown.append(term.text)
+    out.swedish = " ".join(dict.fromkeys(swedish_words))
+    return done
 
 
 class KeywordSignal:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ... import topics
 from ...errors import SearchError
+from .. import english
 from . import Ranking
 
 CANDIDATES = 50          # at most this many meaning-only passages per query
@@ -32,6 +33,12 @@ def expanded_query_vector(q: str, embed) -> np.ndarray:
     for t in named:
         total += embed(f"{t.label}. {t.definition}")
     return total / np.linalg.norm(total)
+
+
+def _english_swedish(index, req) -> str:
+    if not (english.ENABLED and english.SEMANTIC_SHARE > 0 and req.expand and hasattr(index, "keyword")):
+        return ""
+    return index.keyword.understand(req).swedish
 
 
 class SemanticSignal:
@@ -53,6 +60,11 @@ class SemanticSignal:
             raise SearchError("mode", "databasen saknar inbäddningar; välj mode=keyword")
         t = time.perf_counter()
         qv = self.query_vector(index, req.q, req.expand)
+        sv = _english_swedish(index, req)
+        if sv:
+            # an English question: its glossary words in Swedish join the query vector (README, issue 13)
+            qv = qv + english.SEMANTIC_SHARE * index.query_vector(sv)
+            qv = qv / np.linalg.norm(qv)
         embed_ms = (time.perf_counter() - t) * 1000
         threshold = self.threshold if threshold is None else threshold
         n = int(mask.sum())
