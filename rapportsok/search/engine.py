@@ -26,13 +26,15 @@ import numpy as np
 from .. import swedish
 from ..embeddings import Embedder
 from ..query import SearchRequest
-from . import counting
+from . import counting, query_kind
 from . import fusion as fusion_mod
 from .highlight import Marks
 from .hits import hydrate
 from .index import CorpusIndex, connect_readonly  # noqa: F401  (re-exported)
 from .signals import Ranking
 from .signals.keyword import KeywordSignal, Understood
+from .signals import proximity
+from .signals.proximity import ProximitySignal
 from .signals.semantic import SemanticSignal
 
 # Calibrated on the evaluation set (README, "Honest nothing relevant"): a meaning-only hit
@@ -54,6 +56,17 @@ ANY_WORD = os.environ.get("RAPPORTSOK_ANY_WORD", "1") != "0"
 # next report's (0 = off; README, issue 13)
 PER_REPORT = int(os.environ.get("RAPPORTSOK_PER_REPORT", "0"))
 DIVERSITY_WINDOW = int(os.environ.get("RAPPORTSOK_DIVERSITY_WINDOW", "20"))
+def _kind_weights(spec: str) -> dict[str, dict[str, float]]:
+    """``"number:keyword=1.5,semantic=0.5;sentence:any_word=2"`` → {kind: {ranking: factor}}."""
+    out: dict[str, dict[str, float]] = {}
+    for part in filter(None, spec.split(";")):
+        kind, _, rest = part.partition(":")
+        out[kind.strip()] = {k.strip(): float(v) for k, v in (x.split("=") for x in rest.split(",") if x)}
+    return out
+
+
+# hybrid: fusion weight factors per query kind (search/query_kind.py); README, issue 13
+KIND_WEIGHTS = _kind_weights(os.environ.get("RAPPORTSOK_KIND_WEIGHTS", ""))
 SIGNALS_FOR_MODE = {"keyword": ("keyword",), "semantic": ("semantic",), "hybrid": ("keyword", "semantic")}
 DUPLICATE_CONTAINMENT = 0.6
 COLLAPSE_WINDOW = 300   # near-duplicates are folded among this many best hits – the same for every page
@@ -88,6 +101,7 @@ class SearchIndex(CorpusIndex):
         super().__init__(db_path, embedder=embedder, load_vectors=load_vectors, vector_dtype=vector_dtype)
         self.keyword = KeywordSignal(self)
         self.semantic = SemanticSignal(similarity if similarity is not None else similarity_min(self.contract))
+        self.proximity = ProximitySignal()
         self.signals = {"keyword": self.keyword, "semantic": self.semantic}
         self._shingle_cache: OrderedDict = OrderedDict()
 
@@ -111,7 +125,16 @@ class SearchIndex(CorpusIndex):
             out.append(r)
         if req.mode == "hybrid" and ANY_WORD:
             out.append(self.keyword.rank_any(self, req, mask))
+        if req.mode == "hybrid" and proximity.WEIGHT > 0:
+            out.append(self.proximity.rank(self, req, out))
+        if req.mode == "hybrid" and KIND_WEIGHTS:
+            factors = KIND_WEIGHTS.get(self.query_kind(req.q), {})
+            for r in out:
+                r.weight *= factors.get(r.name, 1.0)
         return out
+
+    def query_kind(self, q: str) -> str:
+        return query_kind.kind(q, lambda w: swedish.stem(w) in self.keyword.vocab)
 
     def search(self, req: SearchRequest, fusion_method: str = "rrf", alpha: float = 0.5,
                semantic_weight: float | None = None, fusion: str | None = None) -> SearchResponse:

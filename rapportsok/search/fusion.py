@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .signals import Ranking
 
-RRF_K = 60
+RRF_K = int(os.environ.get("RAPPORTSOK_RRF_K", "60"))
 
 
 def rrf(rankings: list[Ranking], k: int = RRF_K) -> list[tuple[int, float]]:

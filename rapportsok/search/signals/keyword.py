@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 import sqlite3
 import time
 from collections import OrderedDict
@@ -44,8 +45,9 @@ TIME_LIMIT_S = 2.0              # one keyword query never runs longer (SQLite pr
 WINDOW = 3000                   # ranked passages kept per query (reachable: offset ≤ 2000 + limit ≤ 1000)
 PREFIX_MIN_LEN = 5
 ANY_WORD_CANDIDATES = 50        # hybrid: passages with some of the words, ranked by BM25
-ANY_WORD_WEIGHT = 1.0
+ANY_WORD_WEIGHT = float(os.environ.get("RAPPORTSOK_ANY_WORD_WEIGHT", "1"))
 STEMS = "{search_terms section}"
+TERM_RE = re.compile(r'"([^" ]+)"')
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Understood:
     unknown: list = field(default_factory=list)       # words no passage contains
     topics: list = field(default_factory=list)        # topics the query names
     dropped: list = field(default_factory=list)       # function words not required
+    clause_terms: list = field(default_factory=list)  # per required/ranked clause: its index terms (proximity)
     swedish: str = ""                                 # an English query's glossary words in Swedish (meaning-aware)
 
 
@@ -246,6 +249,7 @@ def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = Tr
                 impossible = True  # exact: a word that occurs nowhere – nothing contains all words
             continue
         part = "(" + " OR ".join(dict.fromkeys(alts)) + ")"
+        out.clause_terms.append(frozenset(t for a in alts for t in TERM_RE.findall(a)))
         if i in translated and english.MODE == "some":
             some_only.append(part)
         else:
