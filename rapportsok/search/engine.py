@@ -33,7 +33,8 @@ from .hits import hydrate
 from .index import CorpusIndex, connect_readonly  # noqa: F401  (re-exported)
 from .signals import Ranking
 from .signals.keyword import KeywordSignal, Understood
-from .signals import proximity
+from .signals import proximity, table_rows
+from .signals.table_rows import TableRowSignal
 from .signals.proximity import ProximitySignal
 from .signals.semantic import SemanticSignal
 
@@ -102,6 +103,7 @@ class SearchIndex(CorpusIndex):
         self.keyword = KeywordSignal(self)
         self.semantic = SemanticSignal(similarity if similarity is not None else similarity_min(self.contract))
         self.proximity = ProximitySignal()
+        self.table_rows = TableRowSignal()
         self.signals = {"keyword": self.keyword, "semantic": self.semantic}
         self._shingle_cache: OrderedDict = OrderedDict()
 
@@ -125,6 +127,8 @@ class SearchIndex(CorpusIndex):
             out.append(r)
         if req.mode == "hybrid" and ANY_WORD:
             out.append(self.keyword.rank_any(self, req, mask))
+        if req.mode == "hybrid" and table_rows.WEIGHT > 0 and (not table_rows.ONLY_NUMBERS or self.query_kind(req.q) == "number"):
+            out.append(self.table_rows.rank(self, req, mask))
         if req.mode == "hybrid" and proximity.WEIGHT > 0:
             out.append(self.proximity.rank(self, req, out))
         if req.mode == "hybrid" and KIND_WEIGHTS:

@@ -17,8 +17,8 @@ import time
 from . import Ranking
 
 # README (issue 13): weight in RRF, measured on dev; RAPPORTSOK_PROXIMITY=0 turns it off
-WEIGHT = float(os.environ.get("RAPPORTSOK_PROXIMITY", "0"))
-SPAN = int(os.environ.get("RAPPORTSOK_PROXIMITY_SPAN", "12"))   # index terms (≈ 8 words with compound parts)
+WEIGHT = float(os.environ.get("RAPPORTSOK_PROXIMITY", "1"))
+SPAN = int(os.environ.get("RAPPORTSOK_PROXIMITY_SPAN", "6"))    # index terms (≈ 4–5 words with compound parts)
 CANDIDATES = 100
 
 
