@@ -22,28 +22,30 @@ SPAN = int(os.environ.get("RAPPORTSOK_PROXIMITY_SPAN", "6"))    # index terms (â
 CANDIDATES = 100
 
 
-def best_window(terms: list[str], clauses: list[frozenset]) -> tuple[int, int]:
-    """(most clauses within ``SPAN`` consecutive terms, shortest stretch holding that many)."""
-    hits = [(i, c) for i, t in enumerate(terms) for c, cl in enumerate(clauses) if t in cl]
+def best_window(terms: list[str], clause_of: dict[str, tuple[int, ...]]) -> tuple[int, int]:
+    """(most clauses within ``SPAN`` consecutive terms, shortest stretch holding that many);
+    ``clause_of``: index term â†’ the clauses it belongs to."""
+    hits = [(i, c) for i, t in enumerate(terms) if t in clause_of for c in clause_of[t]]
     best, best_len = 0, SPAN + 1
     counts: dict[int, int] = {}
     lo = 0
-    for hi in range(len(hits)):
-        counts[hits[hi][1]] = counts.get(hits[hi][1], 0) + 1
-        while hits[hi][0] - hits[lo][0] >= SPAN:
+    for hi, (end, clause) in enumerate(hits):
+        counts[clause] = counts.get(clause, 0) + 1
+        while end - hits[lo][0] >= SPAN:
             c = hits[lo][1]
             counts[c] -= 1
             if not counts[c]:
                 del counts[c]
             lo += 1
-        # shrink from the left while the clause count stays
-        j = lo
-        local = dict(counts)
-        while j < hi and local[hits[j][1]] > 1:
-            local[hits[j][1]] -= 1
+        n = len(counts)
+        if n < best:
+            continue
+        j, extra = lo, {}
+        while j < hi and counts[hits[j][1]] - extra.get(hits[j][1], 0) > 1:   # drop repeats on the left
+            extra[hits[j][1]] = extra.get(hits[j][1], 0) + 1
             j += 1
-        n, length = len(counts), hits[hi][0] - hits[j][0] + 1
-        if n > best or (n == best and length < best_len):
+        length = end - hits[j][0] + 1
+        if n > best or length < best_len:
             best, best_len = n, length
     return best, best_len
 
@@ -66,9 +68,13 @@ class ProximitySignal:
             return Ranking(self.name, [], weight=0.0)
         rows = dict(index.conn().execute(
             f"select id, search_terms from chunk_terms where id in ({','.join('?' * len(order))})", order).fetchall())
+        clause_of: dict[str, tuple[int, ...]] = {}
+        for c, terms in enumerate(clauses):
+            for term in terms:
+                clause_of[term] = clause_of.get(term, ()) + (c,)
         scored = []
         for pos, cid in enumerate(order):
-            n, length = best_window((rows.get(cid) or "").split(), clauses)
+            n, length = best_window((rows.get(cid) or "").split(), clause_of)
             if n >= 2:
                 scored.append((-n, length, pos, cid))
         scored.sort()

@@ -1,0 +1,111 @@
+"""Issue 13, keyword side and fusion: proximity (kept), and the steps measured and left off
+behind their switches (English glossary, table rows, per-report diversity, per-kind weights)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rapportsok import swedish
+from rapportsok.query import SearchRequest
+from rapportsok.search import engine, english, query_kind
+from rapportsok.search.signals import proximity, table_rows
+
+
+def _hybrid(index, q: str, **kw):
+    return index.search(SearchRequest(q=q, mode="hybrid", limit=10, **kw))
+
+
+def test_best_window_on_a_real_passage(index):
+    """The words of a passage's own phrase stand next to each other; two far-apart words do not count."""
+    cid, terms = index.conn().execute(
+        "select t.id, t.search_terms from chunk_terms t join chunks c on c.id = t.id "
+        "where c.text like '%skyddat boende%' limit 1").fetchone()
+    u = index.understand("skyddat boende")
+    clause_of = {}
+    for c, ts in enumerate(u.clause_terms):
+        for t in ts:
+            clause_of[t] = clause_of.get(t, ()) + (c,)
+    n, length = proximity.best_window(terms.split(), clause_of)
+    assert (n, length) == (2, 2)
+    # "skydd" first and a word that occurs only far away: not within the span
+    far = {"skydd": (0,), "xcapsnobody": (1,)}
+    assert proximity.best_window(terms.split(), far)[0] == 1
+
+
+def test_proximity_only_orders_keyword_candidates_and_changes_no_count(index, monkeypatch):
+    q = "barn som bor för länge i jourhem"
+    req = SearchRequest(q=q, mode="hybrid", limit=10)
+    rankings = index.rankings(req, index.mask(req))
+    names = [r.name for r in rankings]
+    assert "proximity" in names
+    prox = next(r for r in rankings if r.name == "proximity")
+    candidates = {cid for r in rankings if r.name in ("keyword", "any_word") for cid, _ in r.items}
+    assert prox.items and {cid for cid, _ in prox.items} <= candidates
+    with_prox = _hybrid(index, q)
+    monkeypatch.setattr(proximity, "WEIGHT", 0.0)
+    index.keyword._matches.clear()
+    without = _hybrid(index, q)
+    assert "proximity" not in [r.name for r in index.rankings(req, index.mask(req))]
+    assert (with_prox.total, with_prox.total_words, with_prox.total_similar) == \
+           (without.total, without.total_words, without.total_similar)
+    assert sorted(h["chunk_id"] for h in with_prox.hits) != [] and len(with_prox.hits) == len(without.hits)
+
+
+def test_proximity_best_passage_has_the_words_together(index):
+    req = SearchRequest(q="hembesök hos nyblivna föräldrar", mode="hybrid", limit=10)
+    prox = next(r for r in index.rankings(req, index.mask(req)) if r.name == "proximity")
+    text = index.conn().execute("select text from chunks where id = ?", [prox.items[0][0]]).fetchone()[0]
+    words = [swedish.stem(w) for w in swedish.tokens(text)]
+    hem = [i for i, w in enumerate(words) if w.startswith("hembesök")]
+    par = [i for i, w in enumerate(words) if w.startswith("föräld")]
+    assert min(abs(a - b) for a in hem for b in par) <= proximity.SPAN
+
+
+def test_exact_mode_has_no_added_rankings(index):
+    req = SearchRequest(q="barn som bor för länge i jourhem", mode="keyword", limit=10)
+    assert [r.name for r in index.rankings(req, index.mask(req))] == ["keyword"]
+
+
+def test_english_glossary_is_off_by_default_and_then_shown(index, monkeypatch):
+    assert not english.ENABLED
+    assert english.swedish_for("parents") == ("föräldrar",)
+    assert english.swedish_for("waiting") and english.swedish_for("families")
+    known = lambda w: swedish.stem(w) in index.keyword.vocab  # noqa: E731
+    assert english.is_english("shortage of social workers".split(), known)
+    assert not english.is_english("personal budget".split(), known)       # Swedish words too
+    assert not english.is_english("brist på familjehem".split(), known)
+    monkeypatch.setattr(english, "ENABLED", True)
+    index.keyword._understood.clear()
+    u = index.understand("shortage of social workers")
+    assert {"topic": None, "label": "engelska", "matched": "shortage", "terms": ["brist"]} in u.expansions
+    assert not u.corrections                                                # no "Swedish look-alike"
+    exact = index.understand("shortage of social workers", mode="keyword")
+    assert not exact.expansions and not exact.expression
+    index.keyword._understood.clear()
+
+
+def test_query_kinds(index):
+    assert index.query_kind("SIG Nacka") == "acronym"
+    assert index.query_kind("antal dygn skyddat boende") == "number"
+    assert index.query_kind("vilka kommuner har brist på familjehem") == "across"
+    assert index.query_kind("familjehem") == "words"
+    assert query_kind.kind("barn som bor alldeles för länge i jourhem utan plan") == "sentence"
+
+
+def test_table_rows_map_every_row_to_its_table_passage(index):
+    rows = table_rows.load_rows(index)
+    n_rows = index.conn().execute("select count(distinct table_id || ':' || row_index) from table_cells").fetchone()[0]
+    assert len(rows) == n_rows
+    kinds = {r[0] for r in index.conn().execute(
+        f"select kind from chunks where id in ({','.join(str(cid) for cid, _, _ in rows)})")}
+    assert kinds == {"table"}
+
+
+@pytest.mark.parametrize("per_report", [1, 2])
+def test_diversity_keeps_every_passage(index, monkeypatch, per_report):
+    monkeypatch.setattr(engine, "PER_REPORT", per_report)
+    ranked = [(int(c), 1.0) for c in index.chunk_ids[:40]]
+    out = index.diversify(ranked)
+    assert sorted(out) == sorted(ranked)
+    head = [int(index.report[index.index_of[c]]) for c, _ in out[:5]]
+    assert max(head.count(r) for r in head) <= per_report or len(set(head)) == 1
