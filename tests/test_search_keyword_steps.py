@@ -109,3 +109,20 @@ def test_diversity_keeps_every_passage(index, monkeypatch, per_report):
     assert sorted(out) == sorted(ranked)
     head = [int(index.report[index.index_of[c]]) for c, _ in out[:5]]
     assert max(head.count(r) for r in head) <= per_report or len(set(head)) == 1
+
+
+def test_a_stopped_some_words_ranking_does_not_fail_the_search(index, monkeypatch):
+    """At 100k passages the "some of the words" query of a long question can take seconds
+    (benchmarks/keyword_benchmark.py); it only orders, so past its limit it is left out."""
+    from rapportsok.search.signals import keyword
+
+    q = "barn och unga som placeras i familjehem eller jourhem och kostnader för socialtjänsten"
+    monkeypatch.setattr(keyword, "ANY_WORD_TIME_LIMIT_S", -1.0)
+    monkeypatch.setattr(keyword, "PROGRESS_OPS", 1)
+    index.keyword._matches.clear()
+    req = SearchRequest(q=q, mode="hybrid", limit=10)
+    any_word = index.keyword.rank_any(index, req, index.mask(req))
+    assert any_word.items == [] and any_word.evidence.get("stopped")
+    resp = _hybrid(index, q)
+    assert resp.total_words == len(index.keyword.matches(req, None)[0])
+    index.keyword._matches.clear()

@@ -42,6 +42,8 @@ from . import Ranking
 FTS_WEIGHTS = tuple(float(x) for x in os.environ.get("RAPPORTSOK_FTS_WEIGHTS", "0,0.3,1").split(","))
 # ^ bm25 weights for chunks_fts columns text, section, search_terms (README, issue 13: measured on dev)
 TIME_LIMIT_S = 2.0              # one keyword query never runs longer (SQLite progress handler)
+PROGRESS_OPS = 10_000           # SQLite VM steps between two looks at the clock
+ANY_WORD_TIME_LIMIT_S = 0.5     # the "some of the words" ranking only orders: past this it is left out
 WINDOW = 3000                   # ranked passages kept per query (reachable: offset ≤ 2000 + limit ≤ 1000)
 PREFIX_MIN_LEN = 5
 ANY_WORD_CANDIDATES = 50        # hybrid: passages with some of the words, ranked by BM25
@@ -350,8 +352,8 @@ class KeywordSignal:
             return empty
         w = ", ".join(str(x) for x in FTS_WEIGHTS)
         conn = self.index.conn()
-        deadline = time.monotonic() + TIME_LIMIT_S
-        conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
+        deadline = time.monotonic() + (ANY_WORD_TIME_LIMIT_S if any_word else TIME_LIMIT_S)
+        conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, PROGRESS_OPS)
         try:
             rows = conn.execute(f"select rowid, -bm25(chunks_fts, {w}) from chunks_fts where chunks_fts match ?",
                                 [expression]).fetchall()
@@ -397,7 +399,11 @@ class KeywordSignal:
         u = self.understand(req)
         if not u.any_expression:
             return Ranking("any_word", [], {}, weight=0.0)
-        pos, scores = self.matches(req, mask if index.filtered(req) else None, any_word=True)
+        try:
+            pos, scores = self.matches(req, mask if index.filtered(req) else None, any_word=True)
+        except SearchError:
+            # a common word over a large corpus: the search answers without this ranking
+            return Ranking("any_word", [], {"stopped": True}, weight=0.0, ms=(time.perf_counter() - t) * 1000)
         items = [(int(index.chunk_ids[p]), float(s)) for p, s in zip(pos[:k], scores[:k])]
         return Ranking("any_word", items, {"total": len(pos)}, weight=ANY_WORD_WEIGHT * u.coverage,
                        ms=(time.perf_counter() - t) * 1000)
