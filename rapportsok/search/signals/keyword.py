@@ -46,6 +46,7 @@ PROGRESS_OPS = 10_000           # SQLite VM steps between two looks at the clock
 ANY_WORD_TIME_LIMIT_S = 0.5     # the "some of the words" ranking only orders: past this it is left out
 WINDOW = 3000                   # ranked passages kept per query (reachable: offset ≤ 2000 + limit ≤ 1000)
 PREFIX_MIN_LEN = 5
+SHORTER_STEMS = os.environ.get("RAPPORTSOK_SHORTER_STEMS", "0") != "0"   # README, issue 13
 ANY_WORD_CANDIDATES = 50        # hybrid: passages with some of the words, ranked by BM25
 ANY_WORD_WEIGHT = float(os.environ.get("RAPPORTSOK_ANY_WORD_WEIGHT", "1"))
 STEMS = "{search_terms section}"
@@ -108,6 +109,9 @@ class Vocabulary:
         if len(stem) < PREFIX_MIN_LEN:
             return [stem]
         out = [stem]
+        if SHORTER_STEMS:
+            # "stödboendena" → "stödboenden", indexed as "stödboend" (from "stödboende")
+            out += [stem[:n] for n in (len(stem) - 1, len(stem) - 2) if n >= PREFIX_MIN_LEN and stem[:n] in self.vocab]
         i = bisect.bisect_left(self.sorted, stem)
         while i < len(self.sorted) and self.sorted[i].startswith(stem) and len(out) < 6:
             term = self.sorted[i]
