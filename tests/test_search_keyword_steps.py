@@ -1,5 +1,6 @@
-"""Issue 13, keyword side and fusion: proximity (kept), and the steps measured and left off
-behind their switches (English glossary, table rows, per-report diversity, per-kind weights)."""
+"""Issue 13, keyword side and fusion: the steps measured and left off behind their switches
+(proximity, English glossary, table rows, per-report diversity, per-kind weights), and the
+time limit of the "some of the words" ranking."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def test_best_window_on_a_real_passage(index):
 
 
 def test_proximity_only_orders_keyword_candidates_and_changes_no_count(index, monkeypatch):
+    monkeypatch.setattr(proximity, "WEIGHT", 1.0)
     q = "barn som bor för länge i jourhem"
     req = SearchRequest(q=q, mode="hybrid", limit=10)
     rankings = index.rankings(req, index.mask(req))
@@ -51,7 +53,8 @@ def test_proximity_only_orders_keyword_candidates_and_changes_no_count(index, mo
     assert sorted(h["chunk_id"] for h in with_prox.hits) != [] and len(with_prox.hits) == len(without.hits)
 
 
-def test_proximity_best_passage_has_the_words_together(index):
+def test_proximity_best_passage_has_the_words_together(index, monkeypatch):
+    monkeypatch.setattr(proximity, "WEIGHT", 1.0)
     req = SearchRequest(q="hembesök hos nyblivna föräldrar", mode="hybrid", limit=10)
     prox = next(r for r in index.rankings(req, index.mask(req)) if r.name == "proximity")
     text = index.conn().execute("select text from chunks where id = ?", [prox.items[0][0]]).fetchone()[0]
@@ -61,7 +64,8 @@ def test_proximity_best_passage_has_the_words_together(index):
     assert min(abs(a - b) for a in hem for b in par) <= proximity.SPAN
 
 
-def test_exact_mode_has_no_added_rankings(index):
+def test_exact_mode_has_no_added_rankings(index, monkeypatch):
+    monkeypatch.setattr(proximity, "WEIGHT", 1.0)
     req = SearchRequest(q="barn som bor för länge i jourhem", mode="keyword", limit=10)
     assert [r.name for r in index.rankings(req, index.mask(req))] == ["keyword"]
 

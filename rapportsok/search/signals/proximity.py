@@ -16,8 +16,8 @@ import time
 
 from . import Ranking
 
-# README (issue 13): weight in RRF, measured on dev; RAPPORTSOK_PROXIMITY=0 turns it off
-WEIGHT = float(os.environ.get("RAPPORTSOK_PROXIMITY", "1"))
+# README (issue 13): weight in RRF; off (0) since sentence windows: no gain on dev there; RAPPORTSOK_PROXIMITY=1 turns it on
+WEIGHT = float(os.environ.get("RAPPORTSOK_PROXIMITY", "0"))
 SPAN = int(os.environ.get("RAPPORTSOK_PROXIMITY_SPAN", "6"))    # index terms (≈ 4–5 words with compound parts)
 CANDIDATES = 100
 
