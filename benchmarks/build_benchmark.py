@@ -1,13 +1,18 @@
-"""Build speed and memory: the real corpus and a synthetic 100× corpus.
+"""Build speed and memory: the real corpus, a synthetic 100× corpus and the PDF fixtures.
 
-Prints build time per MB of text and peak memory (max RSS) for:
-  1. the corpus as it is, with embeddings taken from the cache (what a rebuild costs),
-  2. the corpus without embeddings (parsing, chunking, tables, FTS),
-  3. a synthetic corpus of every report copied 100 times, without embeddings
-     (embedding throughput is measured by search_benchmark.py).
-Each run is a separate process so the peak memory is its own.
+Prints build time per MB of text, reports per hour and peak memory (max RSS) for:
+  default: 1. the corpus built with embeddings from an empty cache (full build), 2. the same again
+     (unchanged rebuild: everything from the cache) – and the ratio of the two, 3. the corpus with
+     embeddings from build/cache, 4. without embeddings, 5. every report copied 100 times, without
+     embeddings, once per --jobs value;
+  --parse-only: the 100× corpus and the PDF fixtures (one page OCR'd) without embeddings, once per
+     --jobs value (parsing throughput, reports/hour);
+  --synthetic-embed: the 100× corpus with "(kopia N)" appended to headings and prose lines so each
+     copy's passages are embedded, not taken from the cache: a full build with embeddings at that size.
+Each run is a separate process so the peak memory is its own. "CPU s" counts the build process
+(the parsing pool's workers are not reliably counted by getrusage).
 
-Run: .venv/bin/python benchmarks/build_benchmark.py [--copies 100]
+Run: .venv/bin/python benchmarks/build_benchmark.py [--copies 100] [--jobs 1 2] [--parse-only | --synthetic-embed]
 """
 
 from __future__ import annotations
@@ -23,71 +28,146 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "build" / "cache"
 
 
-def child(corpus: str, db: str, embed: bool, cache: str) -> None:
+def child(corpus: str, db: str, embed: bool, cache: str, jobs: int) -> None:
     import os
     sys.path.insert(0, str(ROOT))
     from rapportsok.build import BuildOptions, build
 
+    extra = {"jobs": jobs} if jobs else {}   # 0: the build's default (and code from before --jobs)
     t = time.perf_counter()
     result = build(BuildOptions(corpus=Path(corpus), db_path=Path(db), embed=embed, cache_dir=Path(cache), quiet=True,
-                                max_bytes=200 * 1024 * 1024))
+                                max_bytes=200 * 1024 * 1024, **extra))
     seconds = time.perf_counter() - t
-    mb = sum(p.stat().st_size for p in Path(corpus).glob("*.txt")) / 1e6
-    print(json.dumps({"seconds": seconds, "mb": mb, "chunks": result.chunks, "tables": result.tables.get("tables"),
-                      "embedded": result.embedding.get("embedded"), "cpu_s": sum(os.times()[:2]),
-                      "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "db_mb": Path(db).stat().st_size / 1e6}))
+    files = [p for p in Path(corpus).iterdir() if p.suffix in (".txt", ".md", ".pdf")]
+    mb = sum(p.stat().st_size for p in files if p.suffix != ".pdf") / 1e6
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"seconds": seconds, "mb": mb, "files": len(files), "reports": result.reports,
+                      "chunks": result.chunks, "tables": result.tables.get("tables"),
+                      "embedded": result.embedding.get("embedded"),
+                      "cpu_s": own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime,
+                      "max_rss_mb": own.ru_maxrss / 1024, "worker_rss_mb": kids.ru_maxrss / 1024,
+                      "load": os.getloadavg()[0], "db_mb": Path(db).stat().st_size / 1e6}))
 
 
-def run(corpus: Path, db: Path, embed: bool, cache: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", str(corpus), str(db), "1" if embed else "0", str(cache)],
-                         check=True, capture_output=True, text=True)
+def run(corpus: Path, db: Path, embed: bool, cache: Path, jobs: int = 0) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(corpus), str(db), "1" if embed else "0", str(cache),
+                          str(jobs)], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def synthetic_corpus(dst: Path, copies: int) -> None:
+def synthetic_corpus(dst: Path, copies: int, unique: bool = False) -> None:
+    """Every corpus report copied ``copies`` times. ``unique``: each copy's headings and prose lines
+    end with "(kopia N)", so (nearly) every passage of every copy has its own embedding text and
+    is embedded, not taken from the cache – what embedding a corpus of that size costs."""
     dst.mkdir(parents=True)
     for i in range(copies):
         for src in sorted((ROOT / "corpus").glob("*.txt")):
-            shutil.copy(src, dst / f"{src.stem}_kopia{i:03d}.txt")
+            target = dst / f"{src.stem}_kopia{i:03d}.txt"
+            if not unique:
+                shutil.copy(src, target)
+                continue
+            tag = f" (kopia {i + 1})"
+            lines = src.read_text(encoding="utf-8").splitlines()
+            target.write_text("\n".join(line.rstrip() + tag + line[len(line.rstrip()):] if _taggable(line) else line
+                                        for line in lines) + "\n",
+                              encoding="utf-8")
+
+
+def _taggable(line: str) -> bool:
+    s = line.strip()
+    if not s or "|" in s or "\t" in line:
+        return False
+    return s.startswith("#") or len(s.split()) >= 3
+
+
+def pdf_corpus(dst: Path, copies: int) -> Path:
+    """The five PDF fixtures of the tests (tests/fixtures/pdf, one page scanned: OCR), each copied ``copies`` times."""
+    dst.mkdir(parents=True)
+    for i in range(copies):
+        for src in sorted((ROOT / "tests" / "fixtures" / "pdf").glob("*.pdf")):
+            shutil.copy(src, dst / f"{src.stem}_kopia{i:02d}.pdf")
+    return dst
+
+
+def fresh_cache(tmp: Path, name: str) -> Path:
+    """An empty embedding cache (the converted model is reused, not converted again)."""
+    fresh = tmp / name
+    fresh.mkdir()
+    if (CACHE / "e5-onnx").exists():
+        (fresh / "e5-onnx").symlink_to(CACHE / "e5-onnx")
+    return fresh
+
+
+def print_table(rows: list[tuple[str, dict]]) -> None:
+    print("| körning | MB text | rapporter | textavsnitt | inbäddade | tid s | CPU s | s per MB | rapporter/timme | "
+          "max RSS MB (byggprocess / största arbetsprocess) | load | databas MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, r in rows:
+        embedded = r.get("embedded") if r.get("embedded") is not None else "–"
+        per_mb = f"{r['seconds'] / r['mb']:.2f}" if r["mb"] else "–"
+        rss = f"{r['max_rss_mb']:.0f}" + (f" / {r['worker_rss_mb']:.0f}" if r.get("worker_rss_mb") else "")
+        print(f"| {name} | {r['mb']:.2f} | {r.get('reports', '–')} | {r['chunks']} | {embedded} | {r['seconds']:.1f} | "
+              f"{r['cpu_s']:.1f} | {per_mb} | {r.get('reports', 0) / r['seconds'] * 3600:,.0f} | {rss} | "
+              f"{r.get('load', 0):.1f} | {r['db_mb']:.1f} |")
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], sys.argv[4] == "1", sys.argv[5])
+        child(sys.argv[2], sys.argv[3], sys.argv[4] == "1", sys.argv[5], int(sys.argv[6]))
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=100, help="0: skip the synthetic corpus")
+    parser.add_argument("--jobs", type=int, nargs="*", default=[0],
+                        help="parse processes for the synthetic and PDF builds; several values: one run each (0: default)")
+    parser.add_argument("--synthetic-embed", action="store_true",
+                        help="only: the synthetic corpus with a unique text per copy, built with embeddings from an "
+                             "empty cache (the full-build cost at that size; long)")
+    parser.add_argument("--parse-only", action="store_true",
+                        help="only: the synthetic corpus and the PDF fixtures without embeddings, once per --jobs value")
+    parser.add_argument("--pdf-copies", type=int, default=4, help="--parse-only: copies of each PDF fixture")
     args = parser.parse_args()
-    cache = ROOT / "build" / "cache"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         rows = []
-        fresh = tmp / "fresh-cache"   # an empty embedding cache (the converted model is reused)
-        fresh.mkdir()
-        if (cache / "e5-onnx").exists():
-            (fresh / "e5-onnx").symlink_to(cache / "e5-onnx")
-        full = run(ROOT / "corpus", tmp / "full.db", True, fresh)
+        if args.synthetic_embed:
+            synthetic_corpus(tmp / "syn", args.copies, unique=True)
+            for jobs in args.jobs:
+                r = run(tmp / "syn", tmp / f"e{jobs}.db", True, fresh_cache(tmp, f"cache{jobs}"), jobs)
+                rows.append((f"syntetisk {args.copies}× (unik text per kopia), full build med inbäddningar, "
+                             f"jobs {jobs or 'standard'}", r))
+            print_table(rows)
+            return
+        if args.parse_only:
+            synthetic_corpus(tmp / "syn", args.copies)
+            for jobs in args.jobs:
+                r = run(tmp / "syn", tmp / f"p{jobs}.db", False, CACHE, jobs)
+                rows.append((f"syntetisk {args.copies}× utan inbäddningar, jobs {jobs or 'standard'}", r))
+            pdfs = pdf_corpus(tmp / "pdf", args.pdf_copies)
+            for jobs in args.jobs:
+                r = run(pdfs, tmp / f"pdf{jobs}.db", False, CACHE, jobs)
+                rows.append((f"PDF-fixturer ({r['files']} filer) utan inbäddningar, jobs {jobs or 'standard'}", r))
+            print_table(rows)
+            return
+        full = run(ROOT / "corpus", tmp / "full.db", True, fresh_cache(tmp, "fresh"))
         rows.append(("korpus, full build: allt bäddas in (tom cache)", full))
-        again = run(ROOT / "corpus", tmp / "again.db", True, fresh)
+        again = run(ROOT / "corpus", tmp / "again.db", True, tmp / "fresh")
         rows.append(("korpus, oförändrad ombyggnad (allt från cache)", again))
-        r = run(ROOT / "corpus", tmp / "a.db", True, cache)
+        r = run(ROOT / "corpus", tmp / "a.db", True, CACHE)
         rows.append(("korpus (5 rapporter), inbäddningar från cache", r))
-        r = run(ROOT / "corpus", tmp / "b.db", False, cache)
+        r = run(ROOT / "corpus", tmp / "b.db", False, CACHE)
         rows.append(("korpus utan inbäddningar", r))
         if args.copies:
             synthetic_corpus(tmp / "syn", args.copies)
-            r = run(tmp / "syn", tmp / "c.db", False, cache)
-            rows.append((f"syntetisk {args.copies}× ({args.copies * 5} rapporter) utan inbäddningar", r))
-    print("| körning | MB text | textavsnitt | inbäddade | tid s | CPU s | s per MB | max RSS MB | databas MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, r in rows:
-        print(f"| {name} | {r['mb']:.2f} | {r['chunks']} | {r.get('embedded') if r.get('embedded') is not None else '–'} | "
-              f"{r['seconds']:.1f} | {r['cpu_s']:.1f} | {r['seconds'] / r['mb']:.2f} | {r['max_rss_mb']:.0f} | {r['db_mb']:.1f} |")
+            for jobs in args.jobs:
+                r = run(tmp / "syn", tmp / f"c{jobs}.db", False, CACHE, jobs)
+                rows.append((f"syntetisk {args.copies}× ({args.copies * 5} rapporter) utan inbäddningar, "
+                             f"jobs {jobs or 'standard'}", r))
+    print_table(rows)
     print(f"\noförändrad ombyggnad / full build: {again['seconds'] / full['seconds']:.1%} av tiden, "
-          f"{again['cpu_s'] / full['cpu_s']:.1%} av CPU-tiden")
+          f"{again['cpu_s'] / full['cpu_s']:.1%} av CPU-tiden ({again['seconds']:.1f} s mot {full['seconds']:.1f} s)")
 
 
 if __name__ == "__main__":

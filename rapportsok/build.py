@@ -24,17 +24,18 @@ import sqlite_utils
 
 import numpy as np
 
-from . import __version__, database, swedish, tables, tagging
+from . import __version__, database, parsing, swedish, tables, tagging
 from . import windows as windows_mod
 from . import topics as topics_mod
 from .chunking import TAG_RE, normalise
 from .embeddings import DEFAULT_MODEL, EmbeddingCache, embed_with_cache, load_embedder, to_blob
 from .errors import CorpusError
 from .manifest import MANIFEST_NAME, load_manifest
-from .reports import METADATA_FIELDS, ParsedReport, load_report
+from .reports import METADATA_FIELDS, ParsedReport
 from .textio import DEFAULT_MAX_BYTES
 
 CORPUS_SUFFIXES = (".txt", ".md", ".pdf")
+PAGE_COLUMNS = {"page_start": int, "page_end": int}
 
 
 @dataclass
@@ -49,6 +50,7 @@ class BuildOptions:
     cache_dir: Path | None = None
     max_bytes: int = DEFAULT_MAX_BYTES
     quiet: bool = False
+    jobs: int | None = None    # parsing processes (None: one per core; 1: in the build's own process)
 
 
 @dataclass
@@ -104,59 +106,117 @@ def embed_text(report: ParsedReport, section_path: list[str], chunk_text: str) -
     return f"{heading}: {body}" if heading else body
 
 
-def parse_corpus(opts: BuildOptions) -> tuple[list[ParsedReport], list[str]]:
+@dataclass
+class Derived:
+    """The per-passage text work of one report, done in the parsing processes with the parsing:
+    FTS search terms, the embedding text, and lexical topic tags of passages and tables."""
+    search_terms: list[str]
+    embed_texts: list[str]
+    chunk_tags: list[list]        # tagging.Tag per passage
+    table_tags: list[list]        # tagging.Tag per table
+
+
+def derive(rep: ParsedReport | None) -> Derived | None:
+    if rep is None:      # warm-up: the lexicon and the topic patterns, loaded on first use
+        swedish.search_terms("socialnämndens familjehemsplaceringar")
+        tagging.lexical_tags("familjehem")
+        return None
+    terms, etexts, ctags = [], [], []
+    for ch in rep.chunks:
+        path_list = rep.section_path(ch.section)
+        about = rep.section_path(ch.about_section)
+        table = rep.table_at(ch.start) if ch.kind == "table" else None
+        shown = display_text(ch.text)
+        terms_text = shown + " " + (about[-1] if about else "")
+        if table is not None:
+            terms_text += " " + table.search_text_between(ch.start, ch.end)
+        terms.append(swedish.search_terms(terms_text))
+        etexts.append(embed_text(rep, about, ch.text))
+        ctags.append(tagging.lexical_tags(shown + " " + (path_list[-1] if path_list else "")))
+    return Derived(terms, etexts, ctags, [tagging.lexical_tags(t.search_text()) for t in rep.tables])
+
+
+def _tasks(opts: BuildOptions) -> tuple[list, list[str]]:
     manifest = load_manifest(opts.corpus)
     files = corpus_files(opts.corpus)
     warnings: list[str] = [f"{p}: symbolic link, not followed (copy the report into the corpus folder)"
                            for p in sorted(opts.corpus.iterdir()) if p.is_symlink()]
     if not manifest:
         warnings.append(f"{opts.corpus / MANIFEST_NAME}: no manifest; all metadata is detected from the text")
-    reports: list[ParsedReport] = []
-    for i, path in enumerate(files, 1):
-        log(opts, f"[{i}/{len(files)}] läser {path.name}")
-        try:
-            rep = load_report(path, manifest.get(path.name), opts.max_bytes, log=lambda m: log(opts, m))
-        except CorpusError as exc:
-            if path.suffix.lower() != ".pdf":
-                raise
-            # an unreadable PDF (encrypted, damaged, not a PDF, no pages, no text) is skipped, not fatal
-            warnings.append(f"{exc} – skipped")
-            log(opts, f"varning: {exc} – hoppar över filen")
-            continue
-        warnings.extend(rep.warnings)
-        reports.append(rep)
-    if not reports:
+    return [(i, path, manifest.get(path.name), opts.max_bytes) for i, path in enumerate(files)], warnings
+
+
+def stage_corpus(opts: BuildOptions, staging: parsing.Staging) -> list[str]:
+    """Parse every report (in ``opts.jobs`` processes) into ``staging``; one progress bar for the corpus."""
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0   # no tqdm monitor thread: a process with one thread can fork its workers
+    tasks, warnings = _tasks(opts)
+    jobs = opts.jobs or parsing.default_jobs()
+    derive(None)  # load the word lists and topic patterns once, before the workers fork
+    in_pool = jobs > 1 and len(tasks) >= parsing.MIN_FILES_FOR_POOL
+    bar = tqdm(total=len(tasks), desc=f"läser rapporter ({min(jobs, len(tasks)) if in_pool else 1} processer)",
+               unit="rapport", disable=opts.quiet, file=sys.stderr, smoothing=0.1)
+
+    def progress(item: parsing.Parsed) -> None:
+        for m in item.messages:
+            bar.write(m, file=sys.stderr)
+        if item.skipped is not None:
+            bar.write(f"varning: {item.skipped} – hoppar över filen", file=sys.stderr)
+        bar.set_postfix_str(item.path.name, refresh=False)
+        bar.update(1)
+
+    try:
+        warnings += parsing.stage_corpus(tasks, staging, jobs, progress if not opts.quiet else None, derive=derive)
+    finally:
+        bar.close()
+    if not len(staging):
         raise CorpusError(opts.corpus, "no report could be read (see the warnings above)")
     ids: dict[str, str] = {}
-    for rep in reports:
-        if rep.id in ids:
-            raise CorpusError(rep.source.path, f"report id '{rep.id}' is also used by {ids[rep.id]}; give one an id in {MANIFEST_NAME}")
-        ids[rep.id] = rep.source_file
-    # Passage ids follow (kommunkod, year, report): a kommun's passages – and a year range within
-    # it – form one run of ids, which keyword search uses as an FTS5 rowid range for filters.
-    reports.sort(key=lambda r: (str(r.value("kommunkod") or "9999"), r.value("year") or 0, r.id))
-    return reports, warnings
+    for rid, source_file in staging.ids():
+        if rid in ids:
+            raise CorpusError(opts.corpus / source_file, f"report id '{rid}' is also used by {ids[rid]}; give one an id in {MANIFEST_NAME}")
+        ids[rid] = source_file
+    return warnings
+
+
+def parse_corpus(opts: BuildOptions) -> tuple[list[ParsedReport], list[str]]:
+    """Every report parsed, in passage-id order (in memory: for tests and small corpora)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        staging = parsing.Staging(Path(tmp) / "staging.sqlite")
+        try:
+            warnings = stage_corpus(opts, staging)
+            return [rep for rep, _ in staging.reports()], warnings
+        finally:
+            staging.close()
 
 
 def build(opts: BuildOptions) -> BuildResult:
     t0 = time.perf_counter()
-    reports, warnings = parse_corpus(opts)
-    for w in warnings:
-        log(opts, f"varning: {w}")
     opts.db_path.parent.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_temporaries(opts.db_path):
         log(opts, f"tog bort {stale} (en avbruten byggnads tillfälliga fil)")
     tmp = opts.db_path.with_name(f".{opts.db_path.name}.building-{os.getpid()}")
-    for stale in (tmp, Path(str(tmp) + "-journal")):
+    extra = [Path(str(tmp) + "-journal"), Path(str(tmp) + "-staging")]
+    for stale in (tmp, *extra):
         stale.unlink(missing_ok=True)
     try:
         with _sigterm_as_interrupt():
-            result = _write(opts, reports, tmp)
+            staging = parsing.Staging(extra[1])
+            try:
+                warnings = stage_corpus(opts, staging)
+                for w in warnings:
+                    log(opts, f"varning: {w}")
+                result = _write(opts, staging, tmp)
+            finally:
+                staging.close()
             _fsync(tmp)
             os.replace(tmp, opts.db_path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
-        Path(str(tmp) + "-journal").unlink(missing_ok=True)
+        for p in (tmp, *extra):
+            p.unlink(missing_ok=True)
         raise
     result.warnings = warnings
     result.seconds = time.perf_counter() - t0
@@ -180,7 +240,7 @@ def remove_stale_temporaries(db_path: Path) -> list[Path]:
     """Delete ``.NAME.building-PID`` files (and journals) left by builds whose process is gone
     (killed with SIGKILL, or a power cut). Files of a running build are left alone."""
     removed = []
-    pattern = re.compile(rf"^\.{re.escape(db_path.name)}\.building-(\d+)(-journal)?$")
+    pattern = re.compile(rf"^\.{re.escape(db_path.name)}\.building-(\d+)(-journal|-staging)?$")
     for p in db_path.parent.iterdir() if db_path.parent.is_dir() else []:
         m = pattern.match(p.name)
         if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
@@ -214,23 +274,127 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> BuildResult:
+class _Rows:
+    """Row buffers for the report tables, written to the database every ``flush_rows`` rows.
+
+    All buffers are flushed together, in the order below, so a table is created before the tables
+    whose foreign keys point at it, and the rows of every table stay in report order.
+    """
+
+    TABLES = {
+        "reports": dict(pk="id", foreign_keys=[("kommunkod", "municipalities", "kommunkod")],
+                        columns={"year": int, "document_date": str, "period": str, "kommunkod": str,
+                                 "municipality_evidence": str, "n_pages": int, "ocr_pages": int}),
+        "report_pages": {},
+        "report_metadata": dict(pk=("report_id", "field"), foreign_keys=[("report_id", "reports", "id")]),
+        "sections": dict(pk="id", foreign_keys=[("report_id", "reports", "id"), ("parent_id", "sections", "id")],
+                         columns={"parent_id": int, **PAGE_COLUMNS}),
+        "chunks": dict(pk="id", foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],
+                       columns={"section_id": int, "heading": str, "table_id": str, **PAGE_COLUMNS}),
+        "blocks": dict(pk=("report_id", "ordinal"), foreign_keys=[("report_id", "reports", "id")], columns={"heading": str}),
+        "chunk_terms": dict(pk="id", foreign_keys=[("id", "chunks", "id")]),
+        "tables": dict(pk="id", foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],
+                       columns={"section_id": int, "unit": str, "unit_source": str, "unit_evidence": str, "caption": str,
+                                **PAGE_COLUMNS}),
+        "table_cells": dict(pk=("table_id", "row_index", "column_index"),
+                            foreign_keys=[("table_id", "tables", "id"), ("report_id", "reports", "id")],
+                            columns={"value": float, "unit": str, "unit_source": str, "unit_evidence": str,
+                                     "empty_mark": str, "raw": str, "period": str, **PAGE_COLUMNS}),
+    }
+
+    def __init__(self, db: sqlite_utils.Database, flush_rows: int = 20_000):
+        self.db, self.flush_rows = db, flush_rows
+        self.buffers: dict[str, list[dict]] = {name: [] for name in self.TABLES}
+        self.pending = 0
+        self.counts = dict.fromkeys(self.TABLES, 0)
+        self.flushed = False
+
+    def add(self, table: str, rows) -> None:
+        before = len(self.buffers[table])
+        self.buffers[table].extend(rows)
+        self.pending += len(self.buffers[table]) - before
+
+    def report_done(self) -> None:
+        if self.pending >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        for name, kwargs in self.TABLES.items():
+            rows = self.buffers[name]
+            if name == "report_pages" and not self.flushed:
+                database.write_pages(self.db, rows)   # creates the table, empty when there is no PDF
+            elif rows:
+                database.write_rows(self.db, name, rows, **kwargs) if kwargs else \
+                    self.db[name].insert_all(rows, batch_size=500)
+            self.counts[name] += len(rows)
+            self.buffers[name] = []
+        self.pending, self.flushed = 0, True
+
+
+class _TableSummary:
+    """The build's table statistics (``build_info.tables``), counted as the rows stream past."""
+
+    def __init__(self):
+        from collections import Counter
+
+        from .numbers_sv import looks_numeric
+
+        self.looks_numeric = looks_numeric
+        self.tables = self.flagged = self.tables_unit_inferred = 0
+        self.cells = self.printed = self.numeric = self.unparsed = 0
+        self.units = {"printed": 0, "inferred": 0, "none": 0}
+        self.sum_check = Counter()
+
+    def add_table(self, t: dict) -> None:
+        self.tables += 1
+        self.flagged += t["uncertain"]
+        self.tables_unit_inferred += t["unit_source"] == "inferred"
+        self.sum_check[t["sum_check"]] += 1
+
+    def add_cell(self, c: dict) -> None:
+        self.cells += 1
+        if c["raw"] is not None:
+            self.printed += 1
+            if c["value"] is not None:
+                self.numeric += 1
+            elif self.looks_numeric(c["raw"]):
+                self.unparsed += 1
+        if c["value"] is not None:
+            self.units["printed"] += c["unit_source"] == "printed"
+            self.units["inferred"] += c["unit_source"] == "inferred"
+            self.units["none"] += c["unit"] is None
+
+    def result(self) -> dict:
+        return {
+            "tables": self.tables, "flagged": self.flagged, "cells": self.cells,
+            "empty_cells": self.cells - self.printed, "printed_cells": self.printed,
+            "numeric_cells": self.numeric, "numeric_share": self.numeric / self.printed if self.printed else 0.0,
+            "numeric_looking_unparsed": self.unparsed, "units": dict(self.units),
+            "tables_unit_inferred": self.tables_unit_inferred, "sum_check": dict(self.sum_check),
+        }
+
+
+def _write(opts: BuildOptions, staging: parsing.Staging, path: Path) -> BuildResult:
     db = sqlite_utils.Database(path)
     # The file is a private temporary until os.replace: no journal file and no fsync per
     # insert batch (each cost ~30 ms, minutes on a large table); _fsync makes it durable once.
     db.execute("pragma journal_mode = memory")
     db.execute("pragma synchronous = off")
     database.create_reference_tables(db)
-    report_rows, meta_rows, section_rows, chunk_rows, table_rows, cell_rows = [], [], [], [], [], []
-    page_rows: list[dict] = []
-    term_rows: list[dict] = []
-    block_rows: list[dict] = []
+    out = _Rows(db)
+    summary = _TableSummary()
     section_id = 0
     chunk_id = 0
     embed_inputs: dict[str, str] = {}
     chunk_embed_hash: dict[int, str] = {}
     window_rows: list[dict] = []   # sentence windows of long passages, with their text's hash
-    for rep in reports:
+    report_meta: dict[str, dict] = {}      # what chunk_topics repeats per passage
+    corpus_sha256: dict[str, str] = {}
+    table_tags: list[dict] = []
+    log(opts, f"skriver {len(staging)} rapporter")
+    # one report at a time, in passage-id order, its rows streamed to the database
+    chunk_tags: list[list] = []            # lexical topic tags per passage, in passage order
+    for rep, derived in staging.reports():
         row = {"id": rep.id}
         row.update({f: rep.value(f) for f in METADATA_FIELDS})
         row.update({
@@ -241,21 +405,24 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
             "n_pages": len(rep.pdf.pages) if rep.pdf else None,
             "ocr_pages": sum(p.ocr for p in rep.pdf.pages) if rep.pdf else None,
         })
-        report_rows.append(row)
+        out.add("reports", [row])
+        corpus_sha256[rep.source_file] = rep.source.sha256
+        report_meta[rep.id] = {"municipality": rep.value("municipality"), "kommunkod": rep.value("kommunkod"),
+                               "year": rep.value("year")}
         if rep.pdf:
-            page_rows.extend({"report_id": rep.id, "page": p.number, "char_start": p.start, "char_end": p.end,
-                              "ocr": int(p.ocr), "ocr_confidence": p.ocr_confidence} for p in rep.pdf.pages)
-        for name, fv in rep.fields.items():
-            meta_rows.append({
-                "report_id": rep.id, "field": name, "value": None if fv.value is None else str(fv.value),
-                "source": fv.source, "confidence": fv.confidence, "evidence": fv.evidence,
-                "detected_value": None if fv.detected is None else str(fv.detected),
-                "detected_confidence": fv.detected_confidence, "inferred": int(fv.inferred),
-            })
+            out.add("report_pages", ({"report_id": rep.id, "page": p.number, "char_start": p.start, "char_end": p.end,
+                                      "ocr": int(p.ocr), "ocr_confidence": p.ocr_confidence} for p in rep.pdf.pages))
+        out.add("report_metadata", ({
+            "report_id": rep.id, "field": name, "value": None if fv.value is None else str(fv.value),
+            "source": fv.source, "confidence": fv.confidence, "evidence": fv.evidence,
+            "detected_value": None if fv.detected is None else str(fv.detected),
+            "detected_confidence": fv.detected_confidence, "inferred": int(fv.inferred),
+        } for name, fv in rep.fields.items()))
         # the reader's blocks, so the site never re-parses a report per request
-        block_rows.extend({"report_id": rep.id, "ordinal": i, "kind": b.kind, "char_start": b.start, "char_end": b.end,
-                           "level": b.level, "heading": b.heading or None} for i, b in enumerate(rep.doc.blocks))
+        out.add("blocks", ({"report_id": rep.id, "ordinal": i, "kind": b.kind, "char_start": b.start, "char_end": b.end,
+                            "level": b.level, "heading": b.heading or None} for i, b in enumerate(rep.doc.blocks)))
         ids: dict[int, int] = {}
+        section_rows = []
         for sec in rep.doc.sections:
             section_id += 1
             ids[sec.ordinal] = section_id
@@ -266,22 +433,28 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
                 "char_start": sec.start, "char_end": sec.end, "kind": sec.kind,
                 **page_fields(rep, sec.start, sec.end),
             })
+        out.add("sections", section_rows)
         table_ids: dict[int, str] = {}
-        for t in rep.tables:
+        for t, tags in zip(rep.tables, derived.table_tags):
             tid = f"{rep.id}-t{t.ordinal + 1:02d}"
             table_ids[t.ordinal] = tid
-            table_rows.append(table_row(rep, t, tid, ids))
-            cell_rows.extend(cell_row(rep, t, tid, c) for c in t.cells)
+            trow = table_row(rep, t, tid, ids)
+            table_tags.extend({"table_id": tid, "topic_id": tag.topic, "score": tag.score, "method": tag.method,
+                               "evidence": tag.evidence, "report_id": rep.id} for tag in tags)
+            topics = ";".join(sorted({tag.topic for tag in tags}))
+            summary.add_table(trow)
+            out.add("tables", [trow])
+            cells = [cell_row(rep, t, tid, c) for c in t.cells]
+            for c in cells:
+                c["topics"] = topics
+                summary.add_cell(c)
+            out.add("table_cells", cells)
         headings = windows_mod.Headings(rep.source.text, rep.doc.blocks)
-        for ch in rep.chunks:
+        chunk_rows, term_rows = [], []
+        for ch, terms, etext in zip(rep.chunks, derived.search_terms, derived.embed_texts):
             chunk_id += 1
             path_list = rep.section_path(ch.section)
-            about = rep.section_path(ch.about_section)
             table = rep.table_at(ch.start) if ch.kind == "table" else None
-            terms_text = display_text(ch.text) + " " + (about[-1] if about else "")
-            if table is not None:
-                terms_text += " " + table.search_text_between(ch.start, ch.end)
-            etext = embed_text(rep, about, ch.text)
             ehash = hashlib.sha256(etext.encode()).hexdigest()[:32]
             embed_inputs[ehash] = etext
             chunk_embed_hash[chunk_id] = ehash
@@ -302,57 +475,39 @@ def _write(opts: BuildOptions, reports: list[ParsedReport], path: Path) -> Build
                 "table_id": table_ids.get(table.ordinal) if table is not None else None,
                 **page_fields(rep, ch.start, ch.end),
             })
-            term_rows.append({"id": chunk_id, "search_terms": swedish.search_terms(terms_text)})
-    if not chunk_rows:
+            term_rows.append({"id": chunk_id, "search_terms": terms})
+        chunk_tags.extend(derived.chunk_tags)
+        out.add("chunks", chunk_rows)
+        out.add("chunk_terms", term_rows)
+        out.report_done()
+    out.flush()
+    if not chunk_id:
         raise CorpusError(opts.corpus, "no text passages in any report (only tables of contents, page furniture "
                                        "or blank lines); nothing to search")
-    log(opts, f"skriver {len(report_rows)} rapporter, {len(section_rows)} avsnitt, {len(chunk_rows)} textavsnitt")
-    database.write_rows(db, "reports", report_rows, pk="id", foreign_keys=[("kommunkod", "municipalities", "kommunkod")],
-                        columns={"year": int, "document_date": str, "period": str, "kommunkod": str,
-                                 "municipality_evidence": str, "n_pages": int, "ocr_pages": int})
-    database.write_pages(db, page_rows)
-    database.write_rows(db, "report_metadata", meta_rows, pk=("report_id", "field"), foreign_keys=[("report_id", "reports", "id")])
-    database.write_rows(db, "sections", section_rows, pk="id",
-                        foreign_keys=[("report_id", "reports", "id"), ("parent_id", "sections", "id")],
-                        columns={"parent_id": int, **PAGE_COLUMNS})
-    database.write_rows(db, "chunks", chunk_rows, pk="id",
-                        foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],
-                        columns={"section_id": int, "heading": str, "table_id": str, **PAGE_COLUMNS})
-    database.write_rows(db, "blocks", block_rows, pk=("report_id", "ordinal"), foreign_keys=[("report_id", "reports", "id")],
-                        columns={"heading": str})
-    database.write_rows(db, "chunk_terms", term_rows, pk="id", foreign_keys=[("id", "chunks", "id")])
-    database.write_rows(db, "tables", [{k: v for k, v in t.items() if not k.startswith("_")} for t in table_rows], pk="id",
-                        foreign_keys=[("report_id", "reports", "id"), ("section_id", "sections", "id")],
-                        columns={"section_id": int, "unit": str, "unit_source": str, "unit_evidence": str, "caption": str,
-                                 **PAGE_COLUMNS})
-    table_topic_map = {t["id"]: sorted({tag.topic for tag in tagging.lexical_tags(t["_search_text"])}) for t in table_rows}
-    for c in cell_rows:
-        c["topics"] = ";".join(table_topic_map[c["table_id"]])
-    database.write_rows(db, "table_cells", cell_rows, pk=("table_id", "row_index", "column_index"),
-                        foreign_keys=[("table_id", "tables", "id"), ("report_id", "reports", "id")],
-                        columns={"value": float, "unit": str, "unit_source": str, "unit_evidence": str, "empty_mark": str,
-                                 "raw": str, "period": str, **PAGE_COLUMNS})
-    table_summary = summarise_tables(table_rows, cell_rows)
+    n_reports, n_sections = out.counts["reports"], out.counts["sections"]
+    log(opts, f"skrev {n_reports} rapporter, {n_sections} avsnitt, {chunk_id} textavsnitt")
+    table_summary = summary.result()
     embedding_stats: dict = {}
     vectors, embedder = None, None
     if opts.embed:
         embedding_stats, vectors, embedder = _embed(opts, db, embed_inputs, chunk_embed_hash, window_rows)
-    _write_topics(opts, db, reports, chunk_rows, table_rows, vectors, embedder)
+    del embed_inputs
+    _write_topics(opts, db, report_meta, chunk_tags, table_tags, vectors, embedder)
     info = {
         "version": __version__,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "build_id": uuid.uuid4().hex,  # tells a running server that the file was replaced (README, rebuilding)
-        "corpus_sha256": {r.source_file: r.source.sha256 for r in reports},
+        "corpus_sha256": corpus_sha256,
         "manifest_sha256": _file_hash(opts.corpus / MANIFEST_NAME),
-        "counts": {"reports": len(report_rows), "sections": len(section_rows), "chunks": len(chunk_rows)},
+        "counts": {"reports": n_reports, "sections": n_sections, "chunks": chunk_id},
         "offsets": "char offsets into the UTF-8 text (BOM removed, universal newlines); chunk text = whitespace-collapsed source[char_start:char_end]",
         "embedding": embedding_stats,
         "tables": table_summary,
     }
     database.finish(db, info)
     db.close()
-    return BuildResult(db_path=opts.db_path, reports=len(report_rows), sections=len(section_rows),
-                       chunks=len(chunk_rows), embedding=embedding_stats, tables=table_summary)
+    return BuildResult(db_path=opts.db_path, reports=n_reports, sections=n_sections,
+                       chunks=chunk_id, embedding=embedding_stats, tables=table_summary)
 
 
 def table_row(rep: ParsedReport, t, tid: str, section_ids: dict[int, int]) -> dict:
@@ -368,7 +523,6 @@ def table_row(rep: ParsedReport, t, tid: str, section_ids: dict[int, int]) -> di
         "municipality_inferred": int(rep.municipality_inferred),
         "year": rep.value("year"), "period": rep.value("period"), "source_file": rep.source_file,
         **page_fields(rep, t.start, t.end),
-        "_search_text": t.search_text(),
     }
 
 
@@ -386,35 +540,10 @@ def cell_row(rep: ParsedReport, t, tid: str, c) -> dict:
     }
 
 
-PAGE_COLUMNS = {"page_start": int, "page_end": int}
-
-
 def page_fields(rep: ParsedReport, start: int, end: int) -> dict:
     """``page_start``/``page_end`` of a span of a PDF report (None for text files)."""
     first, last = rep.pages(start, end)
     return {"page_start": first, "page_end": last}
-
-
-def summarise_tables(table_rows: list[dict], cell_rows: list[dict]) -> dict:
-    from collections import Counter
-
-    from .numbers_sv import looks_numeric
-
-    printed = [c for c in cell_rows if c["raw"] is not None]
-    numeric = sum(1 for c in printed if c["value"] is not None)
-    unparsed = sum(1 for c in printed if c["value"] is None and looks_numeric(c["raw"]))
-    with_value = [c for c in cell_rows if c["value"] is not None]
-    return {
-        "tables": len(table_rows), "flagged": sum(t["uncertain"] for t in table_rows), "cells": len(cell_rows),
-        "empty_cells": len(cell_rows) - len(printed), "printed_cells": len(printed),
-        "numeric_cells": numeric, "numeric_share": numeric / len(printed) if printed else 0.0,
-        "numeric_looking_unparsed": unparsed,
-        "units": {"printed": sum(1 for c in with_value if c["unit_source"] == "printed"),
-                  "inferred": sum(1 for c in with_value if c["unit_source"] == "inferred"),
-                  "none": sum(1 for c in with_value if c["unit"] is None)},
-        "tables_unit_inferred": sum(1 for t in table_rows if t["unit_source"] == "inferred"),
-        "sum_check": dict(Counter(t["sum_check"] for t in table_rows)),
-    }
 
 
 def _file_hash(path: Path) -> str | None:
@@ -465,8 +594,8 @@ def _embed(opts: BuildOptions, db: sqlite_utils.Database, inputs: dict[str, str]
     return stats_out, matrix, embedder
 
 
-def _write_topics(opts: BuildOptions, db: sqlite_utils.Database, reports: list[ParsedReport], chunk_rows: list[dict],
-                  table_rows: list[dict], vectors, embedder) -> None:
+def _write_topics(opts: BuildOptions, db: sqlite_utils.Database, report_meta: dict[str, dict], chunk_tags: list[list],
+                  table_tags: list[dict], vectors, embedder) -> None:
     """The topic taxonomy, and topics per passage and per table with score and evidence."""
     import json
 
@@ -486,23 +615,19 @@ def _write_topics(opts: BuildOptions, db: sqlite_utils.Database, reports: list[P
         finally:
             cache.close()
         log(opts, f"ämnesbeskrivningar inbäddade på {time.perf_counter() - t:.2f} s")
-    texts = [display_text(r["text"]) + " " + (r["heading"] or "") for r in chunk_rows]
-    tags = tagging.tag_all(texts, vectors, topic_vecs)
-    by_report = {r.id: r for r in reports}
-    rows = []
-    for chunk, chunk_tags in zip(chunk_rows, tags):
-        rep = by_report[chunk["report_id"]]
-        for tag in chunk_tags:
-            rows.append({"chunk_id": chunk["id"], "topic_id": tag.topic, "score": tag.score, "method": tag.method,
-                         "evidence": tag.evidence, "report_id": rep.id, "municipality": rep.value("municipality"),
-                         "kommunkod": rep.value("kommunkod"), "year": rep.value("year")})
-    db["chunk_topics"].insert_all(rows, pk=("chunk_id", "topic_id"),
+    # lexical tags came from the parsing processes; semantic ones need every vector (z-scores per topic)
+    tags = tagging.add_semantic_tags(chunk_tags, vectors, topic_vecs)
+    chunks = db.execute("select id, report_id from chunks order by id").fetchall()
+
+    def rows():
+        for (cid, report_id), tags_of_chunk in zip(chunks, tags):
+            meta = report_meta[report_id]
+            for tag in tags_of_chunk:
+                yield {"chunk_id": cid, "topic_id": tag.topic, "score": tag.score, "method": tag.method,
+                       "evidence": tag.evidence, "report_id": report_id, **meta}
+
+    db["chunk_topics"].insert_all(rows(), pk=("chunk_id", "topic_id"),
                                   foreign_keys=[("chunk_id", "chunks", "id"), ("topic_id", "topics", "id"), ("report_id", "reports", "id")])
-    table_tags = []
-    for t in table_rows:
-        for tag in tagging.lexical_tags(t["_search_text"]):
-            table_tags.append({"table_id": t["id"], "topic_id": tag.topic, "score": tag.score, "method": tag.method,
-                               "evidence": tag.evidence, "report_id": t["report_id"]})
     db["table_topics"].insert_all(table_tags, pk=("table_id", "topic_id"),
                                   foreign_keys=[("table_id", "tables", "id"), ("topic_id", "topics", "id")])
     for table, cols in (("chunk_topics", ["topic_id"]), ("chunk_topics", ["kommunkod", "year"]), ("table_topics", ["topic_id"])):

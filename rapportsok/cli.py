@@ -36,14 +36,16 @@ def main() -> None:
 @click.option("--no-embed", is_flag=True, help="Hoppa över inbäddningar (bara ordsökning fungerar då).")
 @click.option("--no-windows", is_flag=True, help="Inga meningsfönster: bara en vektor per textavsnitt (snabbare, sämre träff på enskilda meningar).")
 @click.option("--max-file-mb", default=20.0, show_default=True, type=click.FloatRange(0.001, 10_000), help="Största tillåtna rapportfil i MiB.")
+@click.option("--jobs", type=click.IntRange(1, 256), default=None,
+              help="Antal processer som läser rapporterna (standard: en per processorkärna; 1: i byggprocessen).")
 @click.option("--quiet", is_flag=True, help="Skriv inga förloppsmeddelanden.")
-def build(corpus, db_path, model, device, batch_size, no_embed, no_windows, max_file_mb, quiet):
+def build(corpus, db_path, model, device, batch_size, no_embed, no_windows, max_file_mb, jobs, quiet):
     from .build import BuildOptions, build as run_build
 
     opts = BuildOptions(corpus=corpus or paths.corpus_dir(), db_path=db_path or paths.database_path(), model=model,
                         device=device, batch_size=batch_size, embed=not no_embed,
                         **({"windows": False} if no_windows else {}),
-                        max_bytes=int(max_file_mb * 1024 * 1024), quiet=quiet)
+                        max_bytes=int(max_file_mb * 1024 * 1024), jobs=jobs, quiet=quiet)
     try:
         run_build(opts)
     except RapportsokError as exc:

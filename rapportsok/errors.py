@@ -11,8 +11,12 @@ class CorpusError(RapportsokError):
     def __init__(self, path, message, line=None):
         self.path = str(path)
         self.line = line
+        self.message = message
         where = f"{self.path}:{line}" if line else self.path
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self):  # raised in a parsing worker process, re-raised in the build with the same message
+        return (type(self), (self.path, self.message, self.line))
 
 
 class SearchError(RapportsokError):

@@ -62,9 +62,15 @@ def semantic_scores(vectors: np.ndarray, topic_vecs: np.ndarray) -> tuple[np.nda
 def tag_all(texts: list[str], vectors: np.ndarray | None, topic_vecs: np.ndarray | None,
             z: float = SEMANTIC_Z, use_semantic: bool = True) -> list[list[Tag]]:
     """Tags for every text (aligned with ``vectors`` rows when given)."""
-    topics = topics_mod.load_topics()
     result = [lexical_tags(t) for t in texts]
-    if use_semantic and vectors is not None and topic_vecs is not None and len(texts) > 1:
+    return add_semantic_tags(result, vectors, topic_vecs, z) if use_semantic else result
+
+
+def add_semantic_tags(result: list[list[Tag]], vectors: np.ndarray | None, topic_vecs: np.ndarray | None,
+                      z: float = SEMANTIC_Z) -> list[list[Tag]]:
+    """``result`` (lexical tags per text, aligned with ``vectors`` rows) with each text's semantic tags added."""
+    topics = topics_mod.load_topics()
+    if vectors is not None and topic_vecs is not None and len(result) > 1:
         sims, zs = semantic_scores(vectors, topic_vecs)
         for i, tags in enumerate(result):
             have = {t.topic for t in tags}
