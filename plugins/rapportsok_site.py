@@ -14,6 +14,7 @@ import json
 import os
 import re
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from email.parser import BytesParser
 from email.policy import default as email_policy
@@ -26,17 +27,21 @@ from rapportsok import topics as topics_mod
 from rapportsok import web
 from rapportsok.errors import RapportsokError, SearchError
 from rapportsok.query import single_values
+from rapportsok.response_cache import ResponseCache, Stored
 from rapportsok.search import SearchIndex, urls
 from rapportsok.search.index import StaleIndex
 from rapportsok.upload import BodyTooLarge, read_body
 
 # Cheap pages and single searches share one pool; batch searches (up to 100 queries, 20 s)
-# run in their own pool of one thread with a short queue, so they can never occupy the
-# workers every other page needs (issue 16.3).
+# run in their own pool of one thread, so they can never occupy the workers every other
+# page needs (issue 16.3). Batches beyond the one running wait in a queue that holds no
+# thread (an asyncio semaphore); only when BATCH_QUEUE batches are already running or
+# waiting, or a batch has waited BATCH_WAIT_S, does the next get 503 "försök igen".
 EXECUTOR = ThreadPoolExecutor(max_workers=3, thread_name_prefix="rapportsok")
 BATCH_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rapportsok-batch")
-BATCH_QUEUE = 3                      # batches running or waiting; more get 503 "försök igen"
-_batches = threading.BoundedSemaphore(BATCH_QUEUE)
+BATCH_QUEUE = 32                     # batches running or waiting (each holds ≤ 220 kB of form)
+BATCH_WAIT_S = 60.0                  # the longest a batch waits for its turn
+_batch_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list]" = weakref.WeakKeyDictionary()
 _INDEXES: dict[str, tuple[tuple, SearchIndex]] = {}
 _LOADING = threading.Lock()
 MAX_POST_BYTES = web.BATCH_MAX_BYTES + 20_000
@@ -103,6 +108,43 @@ def _retrying(handler):
         except StaleIndex:
             await run(functools.partial(get_index, datasette, fresh=True))
             return await handler(datasette, request)
+    return wrapped
+
+
+def _response_cache(index: SearchIndex) -> ResponseCache:
+    """The finished responses of this index's build (a new build loads a new index: an empty cache)."""
+    cache = getattr(index, "response_cache", None)
+    if cache is None:
+        with _LOADING_CACHE:
+            cache = getattr(index, "response_cache", None)
+            if cache is None:
+                cache = index.response_cache = ResponseCache()
+    return cache
+
+
+_LOADING_CACHE = threading.Lock()
+
+
+def _cached(handler, vary: tuple[str, ...] = ()):
+    """Serve a GET route's 200 responses from the build's response cache (see
+    :mod:`rapportsok.response_cache`): the key is the path, the query string and the request
+    headers in ``vary`` that the page reads (the report page's "back" link reads Referer)."""
+    @functools.wraps(handler)
+    async def wrapped(datasette, request):
+        if request.method != "GET" or request.path.endswith(".atom"):
+            return await handler(datasette, request)
+        index = await run(get_index, datasette)
+        cache = _response_cache(index)
+        key = (request.path, request.query_string, _prefix(datasette), *(request.headers.get(h, "") for h in vary))
+        found = cache.get(key)
+        if found is not None:
+            return Response(found.body, status=found.status, headers=dict(found.headers), content_type=found.content_type)
+        response = await handler(datasette, request)
+        if type(response) is Response and response.status == 200 and not response._set_cookie_headers \
+                and _INDEXES.get(_database(datasette).path, (None, None))[1] is index:   # not rebuilt meanwhile
+            body = response.body if isinstance(response.body, bytes) else str(response.body).encode("utf-8")
+            cache.put(key, Stored(response.status, body, response.content_type, tuple(response.headers.items())))
+        return response
     return wrapped
 
 
@@ -217,18 +259,33 @@ async def batch(datasette, request):
         variant = form.get("variant") or "csv"
         if variant not in exports.VARIANTS:
             raise web.BadRequest(f"Okänd CSV-variant '{variant}'.", parameter="variant")
-        if not _batches.acquire(blocking=False):
-            raise web.BadRequest(f"Just nu körs redan {BATCH_QUEUE} batchsökningar. Försök igen om en stund.", status=503)
-        try:
-            csv_text = await asyncio.get_running_loop().run_in_executor(
-                BATCH_EXECUTOR, web.batch_search, index, text, n, mode, _base_url(datasette), variant)
-        finally:
-            _batches.release()
+        csv_text = await _queued_batch(index, text, n, mode, _base_url(datasette), variant)
     except web.BadRequest as exc:
         html = await datasette.render_template("batch.html", {"limits": _batch_limits(), "error": str(exc)}, request=request)
         return Response.html(html, status=exc.status)
     return Response(csv_text, content_type=exports.content_type(variant),
                     headers={"content-disposition": f'attachment; filename="{exports.filename("rapportsok-batch", variant)}"'})
+
+
+async def _queued_batch(index, text: str, n: int, mode: str, base_url: str, variant: str) -> str:
+    """Run one batch in the batch thread, after the batches before it (a bounded queue)."""
+    loop = asyncio.get_running_loop()
+    state = _batch_queues.setdefault(loop, [asyncio.Semaphore(1), 0])   # [turn, batches running or waiting]
+    if state[1] >= BATCH_QUEUE:
+        raise web.BadRequest(f"Just nu väntar redan {BATCH_QUEUE} batchsökningar. Försök igen om en stund.", status=503)
+    state[1] += 1
+    try:
+        sem = state[0]
+        try:
+            await asyncio.wait_for(sem.acquire(), BATCH_WAIT_S)
+        except asyncio.TimeoutError:
+            raise web.BadRequest("Batchsökningarna före din tog för lång tid. Försök igen om en stund.", status=503) from None
+        try:
+            return await loop.run_in_executor(BATCH_EXECUTOR, web.batch_search, index, text, n, mode, base_url, variant)
+        finally:
+            sem.release()
+    finally:
+        state[1] -= 1
 
 
 def _batch_limits() -> dict:
@@ -373,7 +430,13 @@ def register_routes():
         (r"^/amne/(?P<topic_id>[a-z0-9_]+)$", amne),
         (r"^/om$", om),
     ]
-    return [(pattern, _retrying(handler)) for pattern, handler in routes]
+    return [(pattern, _retrying(_cached(handler, CACHE_VARY[handler]) if handler in CACHE_VARY else handler))
+            for pattern, handler in routes]
+
+
+# GET routes whose 200 responses depend only on the build, the URL and these request headers
+# (not /sok.atom, whose <updated> is the current time, nor /sok.csv, which streams)
+CACHE_VARY = {sok: (), sok_export: (), rapport: ("referer",), rapporter: (), tabell: (), amnen: (), amne: (), om: ()}
 
 
 @hookimpl
@@ -414,6 +477,9 @@ def prepare_jinja2_environment(env, datasette):
     # Links respect Datasette's base_url: hard-coded paths in templates start with {{ rs_base }},
     # site paths computed in Python (reader_url, nav, pdf_url, …) go through |site_url.
     prefix = _prefix(datasette)
+    # the templates do not change while the site runs: no file-system check per render
+    # (Datasette's --reload restarts the whole server when a template changes)
+    env.auto_reload = False
     env.globals["rs_base"] = prefix
     env.filters["site_url"] = lambda u: urls.prefixed(prefix, u)
     env.filters["svdatum"] = web.swedish_date
