@@ -118,7 +118,8 @@ def _response_cache(index: SearchIndex) -> ResponseCache:
         with _LOADING_CACHE:
             cache = getattr(index, "response_cache", None)
             if cache is None:
-                cache = index.response_cache = ResponseCache()
+                mb = float(os.environ.get("RAPPORTSOK_RESPONSE_CACHE_MB", "48"))
+                cache = index.response_cache = ResponseCache(max_bytes=int(mb * 1024 * 1024))
     return cache
 
 

@@ -6,6 +6,7 @@ here and renders templates; everything here is plain Python and tested directly.
 from __future__ import annotations
 
 import bisect
+import functools
 
 import csv
 import html
@@ -80,8 +81,10 @@ def highlight_html(text: str, spans: list[list[int]]) -> Markup:
     return Markup("".join(out))
 
 
+@functools.lru_cache(maxsize=4096)
 def display(text: str) -> str:
-    """Passage text for people: table markup and markdown emphasis removed."""
+    """Passage text for people: table markup and markdown emphasis removed (cached: the
+    same passages are shown again and again, and the text of a passage never changes)."""
     from .build import display_text
 
     return display_text(text)
@@ -141,7 +144,7 @@ def search_page(index: SearchIndex, params: dict) -> dict:
     if not view["q"] and not params.get("topic"):
         return view
     req = _request_from(index, params)
-    resp = index.search(req)
+    resp = index.search(req, highlights=False)   # spans are computed on the shown text
     marks = index.marks(req.q, req.mode, req.expand)
     hits = []
     for h in resp.hits:
@@ -295,7 +298,7 @@ def _duplicate_rows(index: SearchIndex, row: dict, base_url: str) -> list[dict]:
 def search_export(index: SearchIndex, params: dict, base_url: str = "") -> dict:
     params = {"limit": 100, **params}
     req = _request_from(index, params, export=True)
-    resp = index.search(req)
+    resp = index.search(req, highlights=False)   # the export has no highlight field
     out = {"query": req.q, "mode": req.mode, "filters": req.filters_description(), "total": resp.total,
            "total_words": resp.total_words, "total_similar": resp.total_similar, "shown": resp.shown,
            "offset": req.offset, "limit": req.limit, "corrections": resp.corrections,
@@ -414,7 +417,7 @@ def batch_search(index: SearchIndex, text: str, n: int = 10, mode: str = "hybrid
             continue
         try:
             req = _request_from(index, {"q": q, "mode": mode, "limit": n}, export=True)
-            resp = index.search(req)
+            resp = index.search(req, highlights=False)
             matrix = index.matrix(req)
         except SearchError as exc:
             rows.append({"row_type": "fel", "query": q, "error": str(exc)})
@@ -485,9 +488,16 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
     stems = index.marks(q) if (index and q) else set()
     hit = next((c for c in chunks if c["ordinal"] == passage), None)
     blocks: list[ReaderBlock] = []
+    # passages by start offset: each block looks only at the passages that can reach it
+    # (a long report has hundreds of blocks and passages; comparing all with all took ~1 s)
+    by_start = sorted(chunks, key=lambda c: c["char_start"])
+    starts = [c["char_start"] for c in by_start]
+    longest = max((c["char_end"] - c["char_start"] for c in chunks), default=0)
     for block in source_blocks:
-        anchors = [c["ordinal"] for c in chunks if block.start <= c["char_start"] <= block.end]
-        covering = [c["ordinal"] for c in chunks if c["char_start"] <= block.end and c["char_end"] >= block.start]
+        near = by_start[bisect.bisect_left(starts, block.start - longest): bisect.bisect_right(starts, block.end)]
+        near.sort(key=lambda c: c["ordinal"])
+        anchors = [c["ordinal"] for c in near if block.start <= c["char_start"] <= block.end]
+        covering = [c["ordinal"] for c in near if c["char_start"] <= block.end and c["char_end"] >= block.start]
         text = report["text"][block.start: block.end]
         if block.kind == "heading":
             body = highlight_html(block.heading, [])
@@ -636,7 +646,7 @@ def atom_feed(index: SearchIndex, params: dict, base_url: str) -> str:
     if str(params["limit"]).strip().isdigit() and int(params["limit"]) > ATOM_MAX:
         raise SearchError("limit", f"{params['limit']} ligger utanför det tillåtna intervallet 1–{ATOM_MAX}")
     req = _request_from(index, params, export=True)
-    resp = index.search(req)
+    resp = index.search(req, highlights=False)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     e = xml_text
     entries = []
