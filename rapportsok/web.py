@@ -9,6 +9,7 @@ import bisect
 import functools
 
 import csv
+import dataclasses
 import html
 import json
 import math
@@ -180,8 +181,21 @@ reader_url = urls.reader_url
 url_with = urls.with_params
 
 
+def per_build(index: SearchIndex, name: str, compute):
+    """``compute()`` once per loaded index (one build: a rebuild loads a new index), then reused."""
+    memo = index.__dict__.setdefault("_per_build", {})
+    if name not in memo:
+        memo[name] = compute()
+    return memo[name]
+
+
 def filter_options(index: SearchIndex) -> dict:
-    """Filter choices with how many reports (topics: passages) the collection holds for each."""
+    """Filter choices with how many reports (topics: passages) the collection holds for each
+    (the same for every request of one build: computed once)."""
+    return per_build(index, "filter_options", lambda: _filter_options(index))
+
+
+def _filter_options(index: SearchIndex) -> dict:
     conn = index.conn()
     year_counts = [tuple(r) for r in conn.execute(
         "select year, count(*) from reports where year is not null group by year order by year")]
@@ -458,21 +472,77 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
                 index: SearchIndex | None = None, sida: int | None = None) -> dict:
     if q and len(q) > MAX_QUERY_CHARS:
         raise BadRequest(f"Sökfrågan är {len(q)} tecken lång; högst {MAX_QUERY_CHARS} tecken.", parameter="q")
-    report = conn.execute("select * from reports where id = ?", [report_id]).fetchone()
-    if report is None:
+    base = _reader_cached(index, conn, report_id) if index is not None else _reader(conn, report_id)
+    if base is None:
         raise BadRequest(f"Rapporten '{report_id}' finns inte.", status=404)
-    report = dict(report)
-    pages = [dict(r) for r in conn.execute("select * from report_pages where report_id = ? order by page", [report_id])] \
-        if _has_table(conn, "report_pages") else []
+    report, pages, chunks = base["report"], base["pages"], base["chunks"]
     if sida is not None and not any(p["page"] == sida for p in pages):
         raise BadRequest(f"Rapporten har ingen sida {sida}." if pages else "Rapporten är ingen PDF och har inga sidnummer.",
                          status=404, parameter="sida")
+    if passage is not None and not any(c["ordinal"] == passage for c in chunks):
+        raise BadRequest(f"Rapporten har inget textavsnitt nummer {passage}.", status=404, parameter="passage")
+    hit = next((c for c in chunks if c["ordinal"] == passage), None)
+    blocks = base["blocks"]
+    stems = index.marks(q) if (index and q) else set()
+    if hit and stems:
+        # only the text blocks that cover the hit passage are highlighted; the rest of the
+        # report is the same for every visitor (built once, see _reader)
+        blocks = list(blocks)
+        for i in base["prose"]:
+            if hit["ordinal"] in blocks[i].passages:
+                shown = display(report["text"][base["spans"][i][0]: base["spans"][i][1]])
+                blocks[i] = dataclasses.replace(blocks[i], html=highlight_html(shown, highlight_spans(shown, stems)))
+    meta = base["meta"]
+    fields = [(label, meta.get(field, {})) for field, label in METADATA_LABELS]
+    return {"report": report, "blocks": blocks, "tables": base["tables"], "meta": fields, "passage": passage, "q": q,
+            "hit": hit, "type_label": TYPE_LABELS.get(report["report_type"], report["report_type"] or ""),
+            "date": swedish_date(report.get("document_date")), "sida": sida, "pdf_url": pdf_url(report),
+            "citation": citation(report, meta.get("committee", {}).get("value"),
+                                 sida or (hit_page(conn, hit["id"]) if hit else None))}
+
+
+READER_CACHE_CHARS = 16_000_000   # report text kept as built reader pages, per loaded build (≈ 2–3× in memory)
+
+
+def _reader_cached(index: SearchIndex, conn: sqlite3.Connection, report_id: str) -> dict | None:
+    """:func:`_reader` of a report, kept per build (least recently read out first, bounded by text size)."""
+    import threading
+    from collections import OrderedDict
+
+    state = per_build(index, "reader", lambda: {"lock": threading.Lock(), "pages": OrderedDict(), "chars": 0})
+    with state["lock"]:
+        found = state["pages"].get(report_id)
+        if found is not None:
+            state["pages"].move_to_end(report_id)
+            return found
+    base = _reader(conn, report_id)
+    if base is None:
+        return None
+    size = len(base["report"]["text"] or "")
+    if size <= READER_CACHE_CHARS // 4:
+        with state["lock"]:
+            if report_id not in state["pages"]:
+                state["pages"][report_id] = base
+                state["chars"] += size
+            while state["chars"] > READER_CACHE_CHARS:
+                _, old = state["pages"].popitem(last=False)
+                state["chars"] -= len(old["report"]["text"] or "")
+    return base
+
+
+def _reader(conn: sqlite3.Connection, report_id: str) -> dict | None:
+    """A report as the reader shows it without highlights: its blocks as HTML with their
+    passages and page marks, its pages, passages, tables and metadata (None: no such report)."""
+    report = conn.execute("select * from reports where id = ?", [report_id]).fetchone()
+    if report is None:
+        return None
+    report = dict(report)
+    pages = [dict(r) for r in conn.execute("select * from report_pages where report_id = ? order by page", [report_id])] \
+        if _has_table(conn, "report_pages") else []
     page_starts = [p["char_start"] for p in pages]
     marked = 0
     chunks = [dict(r) for r in conn.execute(
         "select id, ordinal, char_start, char_end, kind from chunks where report_id = ? order by ordinal", [report_id])]
-    if passage is not None and not any(c["ordinal"] == passage for c in chunks):
-        raise BadRequest(f"Rapporten har inget textavsnitt nummer {passage}.", status=404, parameter="passage")
     tables = [dict(r) for r in conn.execute("select * from tables where report_id = ? order by ordinal", [report_id])]
     meta = {r["field"]: dict(r) for r in conn.execute("select * from report_metadata where report_id = ?", [report_id])}
     if conn.execute("select 1 from sqlite_master where name = 'blocks'").fetchone():
@@ -485,9 +555,9 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
         source_blocks = doc.blocks
         wide_tables = {t.start: t.wide() for t in tables_of(doc)}
     table_ids = {t["char_start"]: t["id"] for t in tables}
-    stems = index.marks(q) if (index and q) else set()
-    hit = next((c for c in chunks if c["ordinal"] == passage), None)
     blocks: list[ReaderBlock] = []
+    prose: list[int] = []                   # blocks of running text (highlighted when they cover the hit)
+    spans: dict[int, tuple[int, int]] = {}  # their offsets in the report text
     # passages by start offset: each block looks only at the passages that can reach it
     # (a long report has hundreds of blocks and passages; comparing all with all took ~1 s)
     by_start = sorted(chunks, key=lambda c: c["char_start"])
@@ -498,7 +568,6 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
         near.sort(key=lambda c: c["ordinal"])
         anchors = [c["ordinal"] for c in near if block.start <= c["char_start"] <= block.end]
         covering = [c["ordinal"] for c in near if c["char_start"] <= block.end and c["char_end"] >= block.start]
-        text = report["text"][block.start: block.end]
         if block.kind == "heading":
             body = highlight_html(block.heading, [])
         elif block.kind == "table" and block.start in wide_tables:
@@ -506,9 +575,9 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
         elif block.kind in ("furniture", "toc"):
             continue
         else:
-            shown = display(text)
-            spans = highlight_spans(shown, stems) if hit and hit["ordinal"] in covering else []
-            body = highlight_html(shown, spans)
+            prose.append(len(blocks))
+            spans[len(blocks)] = (block.start, block.end)
+            body = highlight_html(display(report["text"][block.start: block.end]), [])
         mark = None
         if pages:
             number = pages[max(bisect.bisect_right(page_starts, block.start) - 1, 0)]["page"]
@@ -518,12 +587,8 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
         blocks.append(ReaderBlock(kind=block.kind, html=body, anchors=anchors, passages=covering,
                                   level=min(max(block.level, 1) + 1, 6), table_id=table_ids.get(block.start),
                                   page_mark=mark))
-    fields = [(label, meta.get(field, {})) for field, label in METADATA_LABELS]
-    return {"report": report, "blocks": blocks, "tables": tables, "meta": fields, "passage": passage, "q": q,
-            "hit": hit, "type_label": TYPE_LABELS.get(report["report_type"], report["report_type"] or ""),
-            "date": swedish_date(report.get("document_date")), "sida": sida, "pdf_url": pdf_url(report),
-            "citation": citation(report, meta.get("committee", {}).get("value"),
-                                 sida or (hit_page(conn, hit["id"]) if hit else None))}
+    return {"report": report, "pages": pages, "chunks": chunks, "tables": tables, "meta": meta, "blocks": blocks,
+            "prose": prose, "spans": spans}
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
@@ -684,9 +749,22 @@ NUMBER_SENTENCE = re.compile(r"\d")
 
 
 def topic_page(conn: sqlite3.Connection, topic_id: str, index: SearchIndex | None = None) -> dict:
+    """A topic's page: passages, numbers, tables and the kommun × år chart. It depends only on
+    the build, so with ``index`` it is computed once per build and topic (the chart took seconds
+    under load)."""
     topic = topics_mod.topics_by_id().get(topic_id)
     if topic is None:
         raise BadRequest(f"Ämnet '{topic_id}' finns inte.", status=404)
+    if index is None:
+        return _topic_page(conn, topic, None)
+    pages = per_build(index, "topic_pages", dict)
+    if topic_id not in pages:
+        pages[topic_id] = _topic_page(conn, topic, index)
+    return pages[topic_id]
+
+
+def _topic_page(conn: sqlite3.Connection, topic, index: SearchIndex | None) -> dict:
+    topic_id = topic.id
     rows = [dict(r) for r in conn.execute(
         "select ct.chunk_id, ct.score, ct.method, ct.evidence, c.report_id, c.ordinal, c.section, c.text, c.kind, "
         "r.municipality, r.kommunkod, r.year, r.period, r.title from chunk_topics ct join chunks c on c.id = ct.chunk_id "

@@ -19,6 +19,7 @@ import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -292,7 +293,7 @@ class SearchIndex(CorpusIndex):
             two = starts[runs == 2]
             firsts, seconds = [owners[two]], [owners[two + 1]]
             for s, k in zip(starts[runs > 2].tolist(), runs[runs > 2].tolist()):
-                a, b = np.triu_indices(k, 1)
+                a, b = _pairs(k)
                 seg = owners[s: s + k]
                 firsts.append(seg[a])
                 seconds.append(seg[b])
@@ -317,3 +318,9 @@ class SearchIndex(CorpusIndex):
 
 
 _EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@lru_cache(maxsize=256)
+def _pairs(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (a < b) of k items."""
+    return np.triu_indices(k, 1)
