@@ -137,7 +137,10 @@ def datasette_kwargs(db: Path) -> dict:
 def workers_command(db: Path, host: str, port: int, workers: int) -> tuple[list[str], dict]:
     """``serve --workers N``: uvicorn with N processes of :func:`rapportsok.asgi.create_app`, and its environment."""
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "rapportsok.asgi:create_app", "--host", host,
-           "--port", str(port), "--workers", str(workers), "--log-level", "info"]
+           "--port", str(port), "--workers", str(workers), "--log-level", "info",
+           # a worker loading its index and query model holds the GIL for seconds at a time (ONNX
+           # session creation); uvicorn's default 5 s health check would kill and restart it
+           "--timeout-worker-healthcheck", "120"]
     return cmd, {**os.environ, "RAPPORTSOK_DB": str(db.resolve())}
 
 
