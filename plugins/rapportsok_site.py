@@ -95,6 +95,18 @@ def get_index(datasette, fresh: bool = False) -> SearchIndex:
         _LOADING.release()
 
 
+async def index_for(datasette) -> SearchIndex:
+    """:func:`get_index` without a trip through the worker pool when the loaded index is current
+    (one ``stat``): a request whose page is in the response cache then never waits for a worker."""
+    path = _database(datasette).path
+    entry = _INDEXES.get(path)
+    if entry is not None:
+        ident = _identity(path)
+        if ident is None or entry[0] == ident:
+            return entry[1]
+    return await run(get_index, datasette)
+
+
 async def run(fn, *args):
     return await asyncio.get_running_loop().run_in_executor(EXECUTOR, fn, *args)
 
@@ -134,7 +146,7 @@ def _cached(handler, vary: tuple[str, ...] = ()):
     async def wrapped(datasette, request):
         if request.method != "GET" or request.path.endswith(".atom"):
             return await handler(datasette, request)
-        index = await run(get_index, datasette)
+        index = await index_for(datasette)
         cache = _response_cache(index)
         key = (request.path, request.query_string, _prefix(datasette), *(request.headers.get(h, "") for h in vary))
         found = cache.get(key)
@@ -185,7 +197,7 @@ async def _error(datasette, request, message: str, status: int, parameter: str |
 
 
 async def sok(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     params = _params(request)
     try:
         view = await run(web.search_page, index, params)
@@ -216,7 +228,7 @@ def _csv_response(lines, name: str, variant: str, headers: dict | None = None) -
 
 async def sok_export(datasette, request):
     fmt = request.url_vars["format"]
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     params = _params(request)
     try:
         if fmt == "atom":
@@ -240,7 +252,7 @@ async def sok_export(datasette, request):
 
 
 async def batch(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     if request.method == "GET":
         html = await datasette.render_template("batch.html", {"limits": _batch_limits()}, request=request)
         return Response.html(html)
@@ -332,7 +344,7 @@ async def page(datasette, request, template: str, fn, *args, extra: dict | None 
 
 
 async def rapport(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     report_id = request.url_vars["report_id"]
     try:
         args = single_values(_params(request), ())   # /rapport/<id>: passage and q are single values
@@ -348,20 +360,28 @@ async def rapport(datasette, request):
         sida_n = int(sida) if sida not in (None, "") else None
     except ValueError:
         return await _error(datasette, request, "Sidnumret (sida) måste vara ett heltal.", 400)
+    params, referer, prefix = _params(request), request.headers.get("referer"), _prefix(datasette)
+
+    def reader(conn):   # one trip through the worker pool for the navigation and the page
+        try:
+            nav = reader_nav.navigation(conn, index, report_id, passage_n, params, referer, prefix)
+        except Exception:  # navigation is a help; the report must open without it
+            nav = {"toc": [], "hits": [], "prev": None, "next": None, "position": None, "back_url": None}
+        return nav, web.report_page(conn, report_id, passage_n, args.get("q"), index, sida_n)
+
     try:
-        nav = await run(with_conn(index, reader_nav.navigation), index, report_id, passage_n, _params(request),
-                        request.headers.get("referer"), _prefix(datasette))
-    except Exception:  # navigation is a help; the report must open without it
-        nav = {"toc": [], "hits": [], "prev": None, "next": None, "position": None, "back_url": None}
-    return await page(datasette, request, "rapport.html", with_conn(index, web.report_page), report_id, passage_n,
-                      args.get("q"), index, sida_n, extra={"nav": nav})
+        nav, view = await run(with_conn(index, reader))
+    except web.BadRequest as exc:
+        return await _error(datasette, request, str(exc), exc.status)
+    html = await datasette.render_template("rapport.html", {"view": view, "nav": nav}, request=request)
+    return Response.html(html)
 
 
 async def original_pdf(datasette, request):
     """The report's original PDF, read-only from the corpus folder (only files the database lists)."""
     from rapportsok import paths
 
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     try:
         path = await run(with_conn(index, web.original_pdf), request.url_vars["report_id"], paths.corpus_dir())
     except web.BadRequest as exc:
@@ -373,7 +393,7 @@ async def original_pdf(datasette, request):
 
 
 async def rapporter(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     rows = await run(with_conn(index, lambda conn: [dict(r) for r in conn.execute(
         "select id, title, municipality, kommunkod, report_type, period, year, document_date, n_chunks, "
         "(select count(*) from tables t where t.report_id = reports.id) as n_tables from reports order by year desc, municipality")]))
@@ -382,7 +402,7 @@ async def rapporter(datasette, request):
 
 
 async def tabell(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     table_id = request.url_vars["table_id"]
     if request.url_vars.get("format") == "csv":
         try:
@@ -399,17 +419,17 @@ async def tabell(datasette, request):
 
 
 async def amnen(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     return await page(datasette, request, "amnen.html", with_conn(index, web.topics_index))
 
 
 async def amne(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     return await page(datasette, request, "amne.html", with_conn(index, web.topic_page), request.url_vars["topic_id"], index)
 
 
 async def om(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     info = await run(with_conn(index, lambda conn: dict(conn.execute("select key, value from build_info").fetchall())))
     html = await datasette.render_template("om.html", {"info": info, "contract": index.contract,
                                                        "counts": json.loads(info.get("counts", "{}"))}, request=request)
@@ -449,7 +469,7 @@ def skip_csrf(scope):
 @hookimpl
 def startup(datasette):
     async def warm():
-        index = await run(get_index, datasette)
+        index = await index_for(datasette)
         if index.has_vectors:
             await run(index.query_vector, "familjehem")  # loads the model before the first visitor
     return warm
@@ -520,7 +540,7 @@ def extra_template_vars(request, datasette):
         """The header and matching row of a table hit (for _traff_tabell.html)."""
         if not table_id and chunk_id is None:
             return None
-        index = await run(get_index, datasette)
+        index = await index_for(datasette)
         if not table_id:
             table_id = await run(with_conn(index, web.table_of_chunk), chunk_id)
         stems = await run(index.query_stems, q) if q else set()
@@ -528,7 +548,7 @@ def extra_template_vars(request, datasette):
 
     async def rs_collection():
         """The collection overview (reports per kommun and year, licences) for _samlingen.html."""
-        index = await run(get_index, datasette)
+        index = await index_for(datasette)
         o = await run(with_conn(index, collection.overview))
         return {**o, "summary": collection.summary(o)}
 
