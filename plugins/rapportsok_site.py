@@ -14,6 +14,7 @@ import json
 import os
 import re
 import threading
+import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from email.parser import BytesParser
@@ -32,13 +33,17 @@ from rapportsok.search import SearchIndex, urls
 from rapportsok.search.index import StaleIndex
 from rapportsok.upload import BodyTooLarge, read_body
 
-# Cheap pages and single searches share one pool; batch searches (up to 100 queries, 20 s)
-# run in their own pool of one thread, so they can never occupy the workers every other
-# page needs (issue 16.3). Batches beyond the one running wait in a queue that holds no
-# thread (an asyncio semaphore); only when BATCH_QUEUE batches are already running or
-# waiting, or a batch has waited BATCH_WAIT_S, does the next get 503 "försök igen".
+# Pages, single searches and batch searches share one pool of worker threads, in small pieces:
+# a batch runs query by query, at most BATCH_WINDOW of its queries at a time, and at most
+# BATCH_RUNNING batches at once, so batch work never holds more than BATCH_RUNNING ×
+# BATCH_WINDOW pieces of the queue (each one query, ~10 ms) and a cheap page waits behind at
+# most those (issue 16.3), while a batch of ordinary size still finishes in a few turns.
+# Further batches wait for their turn in a queue that holds no thread (an asyncio
+# semaphore); only when BATCH_QUEUE batches are already running or waiting, or a batch has
+# waited BATCH_WAIT_S, does the next get 503 "försök igen".
 EXECUTOR = ThreadPoolExecutor(max_workers=3, thread_name_prefix="rapportsok")
-BATCH_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rapportsok-batch")
+BATCH_RUNNING = 2
+BATCH_WINDOW = 3
 BATCH_QUEUE = 32                     # batches running or waiting (each holds ≤ 220 kB of form)
 BATCH_WAIT_S = 60.0                  # the longest a batch waits for its turn
 _batch_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list]" = weakref.WeakKeyDictionary()
@@ -281,22 +286,34 @@ async def batch(datasette, request):
 
 
 async def _queued_batch(index, text: str, n: int, mode: str, base_url: str, variant: str) -> str:
-    """Run one batch in the batch thread, after the batches before it (a bounded queue)."""
+    """Run one batch (:func:`web.batch_search`, query by query in the worker pool) when its turn comes."""
+    queries, rows = web.batch_plan(text, n)   # bad input is refused before queueing
     loop = asyncio.get_running_loop()
-    state = _batch_queues.setdefault(loop, [asyncio.Semaphore(1), 0])   # [turn, batches running or waiting]
+    state = _batch_queues.setdefault(loop, [asyncio.Semaphore(BATCH_RUNNING), 0])   # [turns, batches running or waiting]
     if state[1] >= BATCH_QUEUE:
         raise web.BadRequest(f"Just nu väntar redan {BATCH_QUEUE} batchsökningar. Försök igen om en stund.", status=503)
     state[1] += 1
     try:
-        sem = state[0]
+        turn = state[0]
         try:
-            await asyncio.wait_for(sem.acquire(), BATCH_WAIT_S)
+            await asyncio.wait_for(turn.acquire(), BATCH_WAIT_S)
         except asyncio.TimeoutError:
             raise web.BadRequest("Batchsökningarna före din tog för lång tid. Försök igen om en stund.", status=503) from None
         try:
-            return await loop.run_in_executor(BATCH_EXECUTOR, web.batch_search, index, text, n, mode, base_url, variant)
+            deadline = time.monotonic() + web.BATCH_TIME_LIMIT_S
+            window = asyncio.Semaphore(BATCH_WINDOW)
+
+            async def one(q: str) -> list[dict]:
+                async with window:
+                    if time.monotonic() > deadline:
+                        return web.batch_timeout_rows(q)
+                    return await run(web.batch_query_rows, index, q, n, mode, base_url)
+
+            for part in await asyncio.gather(*[one(q) for q in queries]):
+                rows += part
+            return await run(web.batch_csv, rows, variant)
         finally:
-            sem.release()
+            turn.release()
     finally:
         state[1] -= 1
 

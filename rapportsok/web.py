@@ -416,43 +416,65 @@ def batch_search(index: SearchIndex, text: str, n: int = 10, mode: str = "hybrid
     ``hits_in_kommun_year``), ``varning`` for input lines that could not be read (the line in
     ``error``) and ``fel`` for a query that could not be run – including queries left over
     when the batch reaches ``BATCH_TIME_LIMIT_S``.
+
+    The site runs the same steps query by query through its worker pool
+    (:func:`batch_plan`, :func:`batch_query_rows`, :func:`batch_timeout_rows`, :func:`batch_csv`).
     """
-    if not 1 <= n <= BATCH_MAX_N:
-        raise BadRequest(f"Antal träffar per fråga måste vara 1–{BATCH_MAX_N}.", parameter="n")
     import time
 
-    queries, warnings = read_batch(text)
-    rows: list[dict] = [{"row_type": "varning", "error": w} for w in warnings]
+    queries, rows = batch_plan(text, n)
     deadline = time.monotonic() + BATCH_TIME_LIMIT_S
     for q in queries:
         if time.monotonic() > deadline:
-            rows.append({"row_type": "fel", "query": q,
-                         "error": f"tidsgränsen för en batchkörning ({BATCH_TIME_LIMIT_S:.0f} s) nåddes; kör resten separat"})
+            rows += batch_timeout_rows(q)
             continue
-        try:
-            req = _request_from(index, {"q": q, "mode": mode, "limit": n}, export=True)
-            resp = index.search(req, highlights=False)
-            matrix = index.matrix(req)
-        except SearchError as exc:
-            rows.append({"row_type": "fel", "query": q, "error": str(exc)})
-            continue
-        per_kommun: dict[str, int] = {}
-        for (code, _year), count in matrix["cells"].items():
-            if count:
-                per_kommun[code] = per_kommun.get(code, 0) + count
-        for h in export_rows(index, resp, base_url):
-            rows.append({"row_type": "träff", "query": q, **h, "hits_in_kommun": per_kommun.get(h["kommunkod"], 0),
-                         "hits_in_kommun_year": matrix["cells"].get((h["kommunkod"], h["year"]), 0)})
-        names = {k["code"]: k["name"] for k in matrix["kommuner"]}
-        for code, count in sorted(per_kommun.items()):
-            rows.append({"row_type": "antal", "query": q, "municipality": names.get(code), "kommunkod": code,
-                         "hits_in_kommun": count})
-        for (code, year), count in sorted(matrix["cells"].items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
-            if not count:
-                continue
-            rows.append({"row_type": "antal_år", "query": q, "municipality": names.get(code), "kommunkod": code,
-                         "year": year, "hits_in_kommun_year": count})
+        rows += batch_query_rows(index, q, n, mode, base_url)
+    return batch_csv(rows, variant)
+
+
+def batch_plan(text: str, n: int) -> tuple[list[str], list[dict]]:
+    """The queries of a batch and its first rows (warnings about the input); a BadRequest for bad input."""
+    if not 1 <= n <= BATCH_MAX_N:
+        raise BadRequest(f"Antal träffar per fråga måste vara 1–{BATCH_MAX_N}.", parameter="n")
+    queries, warnings = read_batch(text)
+    return queries, [{"row_type": "varning", "error": w} for w in warnings]
+
+
+def batch_timeout_rows(q: str) -> list[dict]:
+    return [{"row_type": "fel", "query": q,
+             "error": f"tidsgränsen för en batchkörning ({BATCH_TIME_LIMIT_S:.0f} s) nåddes; kör resten separat"}]
+
+
+def batch_csv(rows: list[dict], variant: str = "csv") -> str:
     return to_csv(rows, BATCH_FIELDS, variant)
+
+
+def batch_query_rows(index: SearchIndex, q: str, n: int, mode: str, base_url: str = "") -> list[dict]:
+    """The rows of one query of a batch: its hits, then its counts per kommun and per kommun × år."""
+    rows: list[dict] = []
+    try:
+        req = _request_from(index, {"q": q, "mode": mode, "limit": n}, export=True)
+        resp = index.search(req, highlights=False)
+        matrix = index.matrix(req)
+    except SearchError as exc:
+        return [{"row_type": "fel", "query": q, "error": str(exc)}]
+    per_kommun: dict[str, int] = {}
+    for (code, _year), count in matrix["cells"].items():
+        if count:
+            per_kommun[code] = per_kommun.get(code, 0) + count
+    for h in export_rows(index, resp, base_url):
+        rows.append({"row_type": "träff", "query": q, **h, "hits_in_kommun": per_kommun.get(h["kommunkod"], 0),
+                     "hits_in_kommun_year": matrix["cells"].get((h["kommunkod"], h["year"]), 0)})
+    names = {k["code"]: k["name"] for k in matrix["kommuner"]}
+    for code, count in sorted(per_kommun.items()):
+        rows.append({"row_type": "antal", "query": q, "municipality": names.get(code), "kommunkod": code,
+                     "hits_in_kommun": count})
+    for (code, year), count in sorted(matrix["cells"].items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+        if not count:
+            continue
+        rows.append({"row_type": "antal_år", "query": q, "municipality": names.get(code), "kommunkod": code,
+                     "year": year, "hits_in_kommun_year": count})
+    return rows
 
 
 # -- report reader ---------------------------------------------------------------------------------
