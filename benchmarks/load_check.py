@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import socket
 import sqlite3
 import subprocess
@@ -171,7 +172,10 @@ def client(url: str, work: Workload, deadline: float, results: list, errors: lis
                 if r.status != 200:
                     errors.append((str(r.status), f"{kind} {req.full_url[:160]}"))
         except urllib.error.HTTPError as exc:
-            errors.append((str(exc.code), f"{kind} {req.full_url[:160]}"))
+            body = exc.read(2000).decode("utf-8", "replace")
+            message = re.search(r'role="alert">(.*?)<|"error": "([^"]*)"', body, re.S)
+            said = " ".join(g for g in message.groups() if g).strip()[:160] if message else body[:160]
+            errors.append((str(exc.code), f"{kind} {req.full_url[:120]} – {said}"))
         except Exception as exc:  # noqa: BLE001 - every failure counts as an error
             errors.append((type(exc).__name__, f"{exc} {kind} {req.full_url[:160]}"))
         results.append((kind, (time.perf_counter() - t) * 1000))
