@@ -42,9 +42,9 @@ from rapportsok.upload import BodyTooLarge, read_body
 # semaphore); only when BATCH_QUEUE batches are already running or waiting, or a batch has
 # waited BATCH_WAIT_S, does the next get 503 "försök igen".
 EXECUTOR = ThreadPoolExecutor(max_workers=3, thread_name_prefix="rapportsok")
-BATCH_RUNNING = 2
+BATCH_RUNNING = 4
 BATCH_WINDOW = 3
-BATCH_QUEUE = 32                     # batches running or waiting (each holds ≤ 220 kB of form)
+BATCH_QUEUE = 64                     # batches running or waiting (each holds ≤ 220 kB of form)
 BATCH_WAIT_S = 60.0                  # the longest a batch waits for its turn
 _batch_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list]" = weakref.WeakKeyDictionary()
 _INDEXES: dict[str, tuple[tuple, SearchIndex]] = {}

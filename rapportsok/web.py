@@ -449,8 +449,33 @@ def batch_csv(rows: list[dict], variant: str = "csv") -> str:
     return to_csv(rows, BATCH_FIELDS, variant)
 
 
+BATCH_ROWS_CACHED = 20_000   # rows of batch queries kept per build (≈ 40 MB at most; lists are often run again)
+
+
 def batch_query_rows(index: SearchIndex, q: str, n: int, mode: str, base_url: str = "") -> list[dict]:
-    """The rows of one query of a batch: its hits, then its counts per kommun and per kommun × år."""
+    """The rows of one query of a batch: its hits, then its counts per kommun and per kommun × år
+    (the last BATCH_ROWS_CACHED rows are kept per build: the same query gives the same rows)."""
+    import threading
+    from collections import OrderedDict
+
+    state = per_build(index, "batch_rows", lambda: {"lock": threading.Lock(), "rows": OrderedDict(), "n": 0})
+    key = (q, n, mode, base_url)
+    with state["lock"]:
+        found = state["rows"].get(key)
+        if found is not None:
+            state["rows"].move_to_end(key)
+            return [dict(r) for r in found]
+    rows = _batch_query_rows(index, q, n, mode, base_url)
+    with state["lock"]:
+        if key not in state["rows"]:
+            state["rows"][key] = rows
+            state["n"] += len(rows)
+        while state["n"] > BATCH_ROWS_CACHED:
+            state["n"] -= len(state["rows"].popitem(last=False)[1])
+    return [dict(r) for r in rows]
+
+
+def _batch_query_rows(index: SearchIndex, q: str, n: int, mode: str, base_url: str = "") -> list[dict]:
     rows: list[dict] = []
     try:
         req = _request_from(index, {"q": q, "mode": mode, "limit": n}, export=True)
