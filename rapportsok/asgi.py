@@ -10,7 +10,6 @@ plugins, templates and metadata are those of ``rapportsok serve`` (:func:`rappor
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
@@ -24,11 +23,18 @@ def create_app():
     db = Path(os.environ.get("RAPPORTSOK_DB") or paths.database_path())
     ds = Datasette(**datasette_kwargs(db))
     app = ds.app()
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = None
-    if loop is not None:
-        # load the index and the query model now, not on the worker's first request
-        loop.create_task(ds.invoke_startup())
-    return app
+
+    async def with_startup(scope, receive, send):
+        """Run Datasette's startup hooks (our index and query model load) when the server starts,
+        before it accepts requests – not on a worker's first request."""
+        if scope["type"] != "lifespan":
+            return await app(scope, receive, send)
+
+        async def receive_and_start():
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await ds.invoke_startup()
+            return message
+        return await app(scope, receive_and_start, send)
+
+    return with_startup
