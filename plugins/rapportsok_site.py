@@ -42,8 +42,8 @@ from rapportsok.upload import BodyTooLarge, read_body
 # semaphore); only when BATCH_QUEUE batches are already running or waiting, or a batch has
 # waited BATCH_WAIT_S, does the next get 503 "försök igen".
 EXECUTOR = ThreadPoolExecutor(max_workers=3, thread_name_prefix="rapportsok")
-BATCH_RUNNING = 4
-BATCH_WINDOW = 3
+BATCH_RUNNING = 3
+BATCH_WINDOW = 5
 BATCH_QUEUE = 64                     # batches running or waiting (each holds ≤ 220 kB of form)
 BATCH_WAIT_S = 60.0                  # the longest a batch waits for its turn
 _batch_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list]" = weakref.WeakKeyDictionary()
