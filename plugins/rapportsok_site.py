@@ -14,6 +14,8 @@ import json
 import os
 import re
 import threading
+import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from email.parser import BytesParser
 from email.policy import default as email_policy
@@ -26,17 +28,25 @@ from rapportsok import topics as topics_mod
 from rapportsok import web
 from rapportsok.errors import RapportsokError, SearchError
 from rapportsok.query import single_values
+from rapportsok.response_cache import ResponseCache, Stored
 from rapportsok.search import SearchIndex, urls
 from rapportsok.search.index import StaleIndex
 from rapportsok.upload import BodyTooLarge, read_body
 
-# Cheap pages and single searches share one pool; batch searches (up to 100 queries, 20 s)
-# run in their own pool of one thread with a short queue, so they can never occupy the
-# workers every other page needs (issue 16.3).
+# Pages, single searches and batch searches share one pool of worker threads, in small pieces:
+# a batch runs query by query, at most BATCH_WINDOW of its queries at a time, and at most
+# BATCH_RUNNING batches at once, so batch work never holds more than BATCH_RUNNING ×
+# BATCH_WINDOW pieces of the queue (each one query, ~10 ms) and a cheap page waits behind at
+# most those (issue 16.3), while a batch of ordinary size still finishes in a few turns.
+# Further batches wait for their turn in a queue that holds no thread (an asyncio
+# semaphore); only when BATCH_QUEUE batches are already running or waiting, or a batch has
+# waited BATCH_WAIT_S, does the next get 503 "försök igen".
 EXECUTOR = ThreadPoolExecutor(max_workers=3, thread_name_prefix="rapportsok")
-BATCH_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rapportsok-batch")
-BATCH_QUEUE = 3                      # batches running or waiting; more get 503 "försök igen"
-_batches = threading.BoundedSemaphore(BATCH_QUEUE)
+BATCH_RUNNING = 3
+BATCH_WINDOW = 5
+BATCH_QUEUE = 64                     # batches running or waiting (each holds ≤ 220 kB of form)
+BATCH_WAIT_S = 60.0                  # the longest a batch waits for its turn
+_batch_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list]" = weakref.WeakKeyDictionary()
 _INDEXES: dict[str, tuple[tuple, SearchIndex]] = {}
 _LOADING = threading.Lock()
 MAX_POST_BYTES = web.BATCH_MAX_BYTES + 20_000
@@ -90,6 +100,18 @@ def get_index(datasette, fresh: bool = False) -> SearchIndex:
         _LOADING.release()
 
 
+async def index_for(datasette) -> SearchIndex:
+    """:func:`get_index` without a trip through the worker pool when the loaded index is current
+    (one ``stat``): a request whose page is in the response cache then never waits for a worker."""
+    path = _database(datasette).path
+    entry = _INDEXES.get(path)
+    if entry is not None:
+        ident = _identity(path)
+        if ident is None or entry[0] == ident:
+            return entry[1]
+    return await run(get_index, datasette)
+
+
 async def run(fn, *args):
     return await asyncio.get_running_loop().run_in_executor(EXECUTOR, fn, *args)
 
@@ -103,6 +125,44 @@ def _retrying(handler):
         except StaleIndex:
             await run(functools.partial(get_index, datasette, fresh=True))
             return await handler(datasette, request)
+    return wrapped
+
+
+def _response_cache(index: SearchIndex) -> ResponseCache:
+    """The finished responses of this index's build (a new build loads a new index: an empty cache)."""
+    cache = getattr(index, "response_cache", None)
+    if cache is None:
+        with _LOADING_CACHE:
+            cache = getattr(index, "response_cache", None)
+            if cache is None:
+                mb = float(os.environ.get("RAPPORTSOK_RESPONSE_CACHE_MB", "48"))
+                cache = index.response_cache = ResponseCache(max_bytes=int(mb * 1024 * 1024))
+    return cache
+
+
+_LOADING_CACHE = threading.Lock()
+
+
+def _cached(handler, vary: tuple[str, ...] = ()):
+    """Serve a GET route's 200 responses from the build's response cache (see
+    :mod:`rapportsok.response_cache`): the key is the path, the query string and the request
+    headers in ``vary`` that the page reads (the report page's "back" link reads Referer)."""
+    @functools.wraps(handler)
+    async def wrapped(datasette, request):
+        if request.method != "GET" or request.path.endswith(".atom"):
+            return await handler(datasette, request)
+        index = await index_for(datasette)
+        cache = _response_cache(index)
+        key = (request.path, request.query_string, _prefix(datasette), *(request.headers.get(h, "") for h in vary))
+        found = cache.get(key)
+        if found is not None:
+            return Response(found.body, status=found.status, headers=dict(found.headers), content_type=found.content_type)
+        response = await handler(datasette, request)
+        if type(response) is Response and response.status == 200 and not response._set_cookie_headers \
+                and _INDEXES.get(_database(datasette).path, (None, None))[1] is index:   # not rebuilt meanwhile
+            body = response.body if isinstance(response.body, bytes) else str(response.body).encode("utf-8")
+            cache.put(key, Stored(response.status, body, response.content_type, tuple(response.headers.items())))
+        return response
     return wrapped
 
 
@@ -142,7 +202,7 @@ async def _error(datasette, request, message: str, status: int, parameter: str |
 
 
 async def sok(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     params = _params(request)
     try:
         view = await run(web.search_page, index, params)
@@ -173,7 +233,7 @@ def _csv_response(lines, name: str, variant: str, headers: dict | None = None) -
 
 async def sok_export(datasette, request):
     fmt = request.url_vars["format"]
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     params = _params(request)
     try:
         if fmt == "atom":
@@ -197,7 +257,7 @@ async def sok_export(datasette, request):
 
 
 async def batch(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     if request.method == "GET":
         html = await datasette.render_template("batch.html", {"limits": _batch_limits()}, request=request)
         return Response.html(html)
@@ -217,18 +277,45 @@ async def batch(datasette, request):
         variant = form.get("variant") or "csv"
         if variant not in exports.VARIANTS:
             raise web.BadRequest(f"Okänd CSV-variant '{variant}'.", parameter="variant")
-        if not _batches.acquire(blocking=False):
-            raise web.BadRequest(f"Just nu körs redan {BATCH_QUEUE} batchsökningar. Försök igen om en stund.", status=503)
-        try:
-            csv_text = await asyncio.get_running_loop().run_in_executor(
-                BATCH_EXECUTOR, web.batch_search, index, text, n, mode, _base_url(datasette), variant)
-        finally:
-            _batches.release()
+        csv_text = await _queued_batch(index, text, n, mode, _base_url(datasette), variant)
     except web.BadRequest as exc:
         html = await datasette.render_template("batch.html", {"limits": _batch_limits(), "error": str(exc)}, request=request)
         return Response.html(html, status=exc.status)
     return Response(csv_text, content_type=exports.content_type(variant),
                     headers={"content-disposition": f'attachment; filename="{exports.filename("rapportsok-batch", variant)}"'})
+
+
+async def _queued_batch(index, text: str, n: int, mode: str, base_url: str, variant: str) -> str:
+    """Run one batch (:func:`web.batch_search`, query by query in the worker pool) when its turn comes."""
+    queries, rows = web.batch_plan(text, n)   # bad input is refused before queueing
+    loop = asyncio.get_running_loop()
+    state = _batch_queues.setdefault(loop, [asyncio.Semaphore(BATCH_RUNNING), 0])   # [turns, batches running or waiting]
+    if state[1] >= BATCH_QUEUE:
+        raise web.BadRequest(f"Just nu väntar redan {BATCH_QUEUE} batchsökningar. Försök igen om en stund.", status=503)
+    state[1] += 1
+    try:
+        turn = state[0]
+        try:
+            await asyncio.wait_for(turn.acquire(), BATCH_WAIT_S)
+        except asyncio.TimeoutError:
+            raise web.BadRequest("Batchsökningarna före din tog för lång tid. Försök igen om en stund.", status=503) from None
+        try:
+            deadline = time.monotonic() + web.BATCH_TIME_LIMIT_S
+            window = asyncio.Semaphore(BATCH_WINDOW)
+
+            async def one(q: str) -> list[dict]:
+                async with window:
+                    if time.monotonic() > deadline:
+                        return web.batch_timeout_rows(q)
+                    return await run(web.batch_query_rows, index, q, n, mode, base_url)
+
+            for part in await asyncio.gather(*[one(q) for q in queries]):
+                rows += part
+            return await run(web.batch_csv, rows, variant)
+        finally:
+            turn.release()
+    finally:
+        state[1] -= 1
 
 
 def _batch_limits() -> dict:
@@ -274,7 +361,7 @@ async def page(datasette, request, template: str, fn, *args, extra: dict | None 
 
 
 async def rapport(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     report_id = request.url_vars["report_id"]
     try:
         args = single_values(_params(request), ())   # /rapport/<id>: passage and q are single values
@@ -290,20 +377,28 @@ async def rapport(datasette, request):
         sida_n = int(sida) if sida not in (None, "") else None
     except ValueError:
         return await _error(datasette, request, "Sidnumret (sida) måste vara ett heltal.", 400)
+    params, referer, prefix = _params(request), request.headers.get("referer"), _prefix(datasette)
+
+    def reader(conn):   # one trip through the worker pool for the navigation and the page
+        try:
+            nav = reader_nav.navigation(conn, index, report_id, passage_n, params, referer, prefix)
+        except Exception:  # navigation is a help; the report must open without it
+            nav = {"toc": [], "hits": [], "prev": None, "next": None, "position": None, "back_url": None}
+        return nav, web.report_page(conn, report_id, passage_n, args.get("q"), index, sida_n)
+
     try:
-        nav = await run(with_conn(index, reader_nav.navigation), index, report_id, passage_n, _params(request),
-                        request.headers.get("referer"), _prefix(datasette))
-    except Exception:  # navigation is a help; the report must open without it
-        nav = {"toc": [], "hits": [], "prev": None, "next": None, "position": None, "back_url": None}
-    return await page(datasette, request, "rapport.html", with_conn(index, web.report_page), report_id, passage_n,
-                      args.get("q"), index, sida_n, extra={"nav": nav})
+        nav, view = await run(with_conn(index, reader))
+    except web.BadRequest as exc:
+        return await _error(datasette, request, str(exc), exc.status)
+    html = await datasette.render_template("rapport.html", {"view": view, "nav": nav}, request=request)
+    return Response.html(html)
 
 
 async def original_pdf(datasette, request):
     """The report's original PDF, read-only from the corpus folder (only files the database lists)."""
     from rapportsok import paths
 
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     try:
         path = await run(with_conn(index, web.original_pdf), request.url_vars["report_id"], paths.corpus_dir())
     except web.BadRequest as exc:
@@ -315,7 +410,7 @@ async def original_pdf(datasette, request):
 
 
 async def rapporter(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     rows = await run(with_conn(index, lambda conn: [dict(r) for r in conn.execute(
         "select id, title, municipality, kommunkod, report_type, period, year, document_date, n_chunks, "
         "(select count(*) from tables t where t.report_id = reports.id) as n_tables from reports order by year desc, municipality")]))
@@ -324,7 +419,7 @@ async def rapporter(datasette, request):
 
 
 async def tabell(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     table_id = request.url_vars["table_id"]
     if request.url_vars.get("format") == "csv":
         try:
@@ -341,26 +436,35 @@ async def tabell(datasette, request):
 
 
 async def amnen(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     return await page(datasette, request, "amnen.html", with_conn(index, web.topics_index))
 
 
 async def amne(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     return await page(datasette, request, "amne.html", with_conn(index, web.topic_page), request.url_vars["topic_id"], index)
 
 
 async def om(datasette, request):
-    index = await run(get_index, datasette)
+    index = await index_for(datasette)
     info = await run(with_conn(index, lambda conn: dict(conn.execute("select key, value from build_info").fetchall())))
     html = await datasette.render_template("om.html", {"info": info, "contract": index.contract,
                                                        "counts": json.loads(info.get("counts", "{}"))}, request=request)
     return Response.html(html)
 
 
+async def home(datasette, request):
+    """The start page (``index.html``: search form, the collection, the way in). Served by us
+    rather than by Datasette's index view, which counted every table of every database per
+    request (≈30 ms CPU) for figures the page does not show; cached like the other pages."""
+    html = await datasette.render_template("index.html", {}, request=request, view_name="index")
+    return Response.html(html)
+
+
 @hookimpl
 def register_routes():
     routes = [
+        (r"^/$", home),
         (r"^/sok$", sok),
         (r"^/sok\.(?P<format>json|csv|atom)$", sok_export),
         (r"^/batch$", batch),
@@ -373,7 +477,13 @@ def register_routes():
         (r"^/amne/(?P<topic_id>[a-z0-9_]+)$", amne),
         (r"^/om$", om),
     ]
-    return [(pattern, _retrying(handler)) for pattern, handler in routes]
+    return [(pattern, _retrying(_cached(handler, CACHE_VARY[handler]) if handler in CACHE_VARY else handler))
+            for pattern, handler in routes]
+
+
+# GET routes whose 200 responses depend only on the build, the URL and these request headers
+# (not /sok.atom, whose <updated> is the current time, nor /sok.csv, which streams)
+CACHE_VARY = {home: (), sok: (), sok_export: (), rapport: ("referer",), rapporter: (), tabell: (), amnen: (), amne: (), om: ()}
 
 
 @hookimpl
@@ -385,7 +495,7 @@ def skip_csrf(scope):
 @hookimpl
 def startup(datasette):
     async def warm():
-        index = await run(get_index, datasette)
+        index = await index_for(datasette)
         if index.has_vectors:
             await run(index.query_vector, "familjehem")  # loads the model before the first visitor
     return warm
@@ -414,6 +524,9 @@ def prepare_jinja2_environment(env, datasette):
     # Links respect Datasette's base_url: hard-coded paths in templates start with {{ rs_base }},
     # site paths computed in Python (reader_url, nav, pdf_url, …) go through |site_url.
     prefix = _prefix(datasette)
+    # the templates do not change while the site runs: no file-system check per render
+    # (Datasette's --reload restarts the whole server when a template changes)
+    env.auto_reload = False
     env.globals["rs_base"] = prefix
     env.filters["site_url"] = lambda u: urls.prefixed(prefix, u)
     env.filters["svdatum"] = web.swedish_date
@@ -453,7 +566,7 @@ def extra_template_vars(request, datasette):
         """The header and matching row of a table hit (for _traff_tabell.html)."""
         if not table_id and chunk_id is None:
             return None
-        index = await run(get_index, datasette)
+        index = await index_for(datasette)
         if not table_id:
             table_id = await run(with_conn(index, web.table_of_chunk), chunk_id)
         stems = await run(index.query_stems, q) if q else set()
@@ -461,7 +574,7 @@ def extra_template_vars(request, datasette):
 
     async def rs_collection():
         """The collection overview (reports per kommun and year, licences) for _samlingen.html."""
-        index = await run(get_index, datasette)
+        index = await index_for(datasette)
         o = await run(with_conn(index, collection.overview))
         return {**o, "summary": collection.summary(o)}
 

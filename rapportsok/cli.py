@@ -85,19 +85,34 @@ def add(file, kommun, typ, period, datum, url, corpus):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True, type=int)
 @click.option("--reload", is_flag=True, help="Starta om när filer ändras (för utveckling).")
-def serve(db_path, host, port, reload):
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Antal serverprocesser (en per kärna ger mest under last; var och en laddar sökindex och modell).")
+def serve(db_path, host, port, reload, workers):
     db = db_path or paths.database_path()
     if not db.exists():
         _fail(RapportsokError(f"{db}: databasen finns inte; kör 'rapportsok build' först"))
-    cmd = datasette_command(db) + ["--host", host, "--port", str(port)]
+    if workers > 1 and reload:
+        _fail(RapportsokError("--reload går bara med en process (--workers 1)"))
+    env = None
+    if workers > 1:
+        cmd, env = workers_command(db, host, port, workers)
+    else:
+        cmd = datasette_command(db) + ["--host", host, "--port", str(port)]
     if reload:
         cmd.append("--reload")
     click.echo(f"Rapportsök: http://{host}:{port}/", err=True)
     sys.stdout.flush()
     sys.stderr.flush()
-    # Datasette replaces this process (same PID): a SIGTERM or Ctrl-C to 'rapportsok serve'
-    # reaches the server itself, so nothing is left running on the port.
-    os.execv(cmd[0], cmd)
+    # The server replaces this process (same PID): a SIGTERM or Ctrl-C to 'rapportsok serve'
+    # reaches the server itself (with --workers, uvicorn's supervisor, which stops its
+    # workers), so nothing is left running on the port.
+    if env is None:
+        os.execv(cmd[0], cmd)
+    os.execve(cmd[0], cmd, env)
+
+
+DATASETTE_SETTINGS = {"sql_time_limit_ms": 3000, "default_page_size": 50, "max_returned_rows": 2000,
+                      "facet_time_limit_ms": 500, "num_sql_threads": 3}
 
 
 def datasette_command(db: Path) -> list[str]:
@@ -108,12 +123,27 @@ def datasette_command(db: Path) -> list[str]:
         "--plugins-dir", str(paths.plugins_dir()),
         "--template-dir", str(paths.site_dir() / "templates"),
         "--static", f"static:{paths.site_dir() / 'static'}",
-        "--setting", "sql_time_limit_ms", "3000",
-        "--setting", "default_page_size", "50",
-        "--setting", "max_returned_rows", "2000",
-        "--setting", "facet_time_limit_ms", "500",
-        "--setting", "num_sql_threads", "3",
-    ]
+    ] + [a for name, value in DATASETTE_SETTINGS.items() for a in ("--setting", name, str(value))]
+
+
+def datasette_kwargs(db: Path) -> dict:
+    """The same site as :func:`datasette_command`, as arguments of ``datasette.app.Datasette``
+    (for :mod:`rapportsok.asgi`, which runs it in several processes)."""
+    import yaml
+
+    return {"immutables": [str(db)], "metadata": yaml.safe_load(paths.metadata_path().read_text(encoding="utf-8")),
+            "plugins_dir": str(paths.plugins_dir()), "template_dir": str(paths.site_dir() / "templates"),
+            "static_mounts": [("static", str(paths.site_dir() / "static"))], "settings": dict(DATASETTE_SETTINGS)}
+
+
+def workers_command(db: Path, host: str, port: int, workers: int) -> tuple[list[str], dict]:
+    """``serve --workers N``: uvicorn with N processes of :func:`rapportsok.asgi.create_app`, and its environment."""
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "rapportsok.asgi:create_app", "--host", host,
+           "--port", str(port), "--workers", str(workers), "--log-level", "info",
+           # a worker loading its index and query model holds the GIL for seconds at a time (ONNX
+           # session creation); uvicorn's default 5 s health check would kill and restart it
+           "--timeout-worker-healthcheck", "120"]
+    return cmd, {**os.environ, "RAPPORTSOK_DB": str(db.resolve())}
 
 
 HIT_FIELDS = ["rank", "score", "report_id", "source_file", "municipality", "kommunkod", "year", "period",

@@ -39,7 +39,7 @@ def hits_in_report(index, report_id: str, q: str) -> list[int]:
     try:
         req = parse_request({"q": q, "mode": "keyword", "report": report_id, "limit": 1000}, export=True,
                             known_types=index.known_types)
-        resp = index.search(req)
+        resp = index.search(req, highlights=False)
     except SearchError:
         return []
     return sorted({h["passage"] for h in resp.hits} | {a_ordinal for h in resp.hits for a_ordinal in _also(h, report_id)})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import yaml
@@ -35,7 +35,7 @@ class Topic:
     patterns: list[str] = field(default_factory=list)
     related: list[str] = field(default_factory=list)
 
-    @property
+    @cached_property   # topics are loaded once (load_topics) and never change: computed once
     def phrases(self) -> list[tuple[str, ...]]:
         """Stem sequences of the Swedish synonyms and abbreviation expansions."""
         out = []
@@ -45,7 +45,7 @@ class Topic:
                 out.append(stems)
         return out
 
-    @property
+    @cached_property
     def english_phrases(self) -> list[tuple[str, ...]]:
         return [tuple(_en(t) for t in swedish.tokens(e) if t not in ENGLISH_STOPWORDS) for e in self.english]
 

@@ -6,8 +6,10 @@ here and renders templates; everything here is plain Python and tested directly.
 from __future__ import annotations
 
 import bisect
+import functools
 
 import csv
+import dataclasses
 import html
 import json
 import math
@@ -80,8 +82,10 @@ def highlight_html(text: str, spans: list[list[int]]) -> Markup:
     return Markup("".join(out))
 
 
+@functools.lru_cache(maxsize=4096)
 def display(text: str) -> str:
-    """Passage text for people: table markup and markdown emphasis removed."""
+    """Passage text for people: table markup and markdown emphasis removed (cached: the
+    same passages are shown again and again, and the text of a passage never changes)."""
     from .build import display_text
 
     return display_text(text)
@@ -141,7 +145,7 @@ def search_page(index: SearchIndex, params: dict) -> dict:
     if not view["q"] and not params.get("topic"):
         return view
     req = _request_from(index, params)
-    resp = index.search(req)
+    resp = index.search(req, highlights=False)   # spans are computed on the shown text
     marks = index.marks(req.q, req.mode, req.expand)
     hits = []
     for h in resp.hits:
@@ -177,8 +181,21 @@ reader_url = urls.reader_url
 url_with = urls.with_params
 
 
+def per_build(index: SearchIndex, name: str, compute):
+    """``compute()`` once per loaded index (one build: a rebuild loads a new index), then reused."""
+    memo = index.__dict__.setdefault("_per_build", {})
+    if name not in memo:
+        memo[name] = compute()
+    return memo[name]
+
+
 def filter_options(index: SearchIndex) -> dict:
-    """Filter choices with how many reports (topics: passages) the collection holds for each."""
+    """Filter choices with how many reports (topics: passages) the collection holds for each
+    (the same for every request of one build: computed once)."""
+    return per_build(index, "filter_options", lambda: _filter_options(index))
+
+
+def _filter_options(index: SearchIndex) -> dict:
     conn = index.conn()
     year_counts = [tuple(r) for r in conn.execute(
         "select year, count(*) from reports where year is not null group by year order by year")]
@@ -295,7 +312,7 @@ def _duplicate_rows(index: SearchIndex, row: dict, base_url: str) -> list[dict]:
 def search_export(index: SearchIndex, params: dict, base_url: str = "") -> dict:
     params = {"limit": 100, **params}
     req = _request_from(index, params, export=True)
-    resp = index.search(req)
+    resp = index.search(req, highlights=False)   # the export has no highlight field
     out = {"query": req.q, "mode": req.mode, "filters": req.filters_description(), "total": resp.total,
            "total_words": resp.total_words, "total_similar": resp.total_similar, "shown": resp.shown,
            "offset": req.offset, "limit": req.limit, "corrections": resp.corrections,
@@ -399,43 +416,90 @@ def batch_search(index: SearchIndex, text: str, n: int = 10, mode: str = "hybrid
     ``hits_in_kommun_year``), ``varning`` for input lines that could not be read (the line in
     ``error``) and ``fel`` for a query that could not be run – including queries left over
     when the batch reaches ``BATCH_TIME_LIMIT_S``.
+
+    The site runs the same steps query by query through its worker pool
+    (:func:`batch_plan`, :func:`batch_query_rows`, :func:`batch_timeout_rows`, :func:`batch_csv`).
     """
-    if not 1 <= n <= BATCH_MAX_N:
-        raise BadRequest(f"Antal träffar per fråga måste vara 1–{BATCH_MAX_N}.", parameter="n")
     import time
 
-    queries, warnings = read_batch(text)
-    rows: list[dict] = [{"row_type": "varning", "error": w} for w in warnings]
+    queries, rows = batch_plan(text, n)
     deadline = time.monotonic() + BATCH_TIME_LIMIT_S
     for q in queries:
         if time.monotonic() > deadline:
-            rows.append({"row_type": "fel", "query": q,
-                         "error": f"tidsgränsen för en batchkörning ({BATCH_TIME_LIMIT_S:.0f} s) nåddes; kör resten separat"})
+            rows += batch_timeout_rows(q)
             continue
-        try:
-            req = _request_from(index, {"q": q, "mode": mode, "limit": n}, export=True)
-            resp = index.search(req)
-            matrix = index.matrix(req)
-        except SearchError as exc:
-            rows.append({"row_type": "fel", "query": q, "error": str(exc)})
-            continue
-        per_kommun: dict[str, int] = {}
-        for (code, _year), count in matrix["cells"].items():
-            if count:
-                per_kommun[code] = per_kommun.get(code, 0) + count
-        for h in export_rows(index, resp, base_url):
-            rows.append({"row_type": "träff", "query": q, **h, "hits_in_kommun": per_kommun.get(h["kommunkod"], 0),
-                         "hits_in_kommun_year": matrix["cells"].get((h["kommunkod"], h["year"]), 0)})
-        names = {k["code"]: k["name"] for k in matrix["kommuner"]}
-        for code, count in sorted(per_kommun.items()):
-            rows.append({"row_type": "antal", "query": q, "municipality": names.get(code), "kommunkod": code,
-                         "hits_in_kommun": count})
-        for (code, year), count in sorted(matrix["cells"].items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
-            if not count:
-                continue
-            rows.append({"row_type": "antal_år", "query": q, "municipality": names.get(code), "kommunkod": code,
-                         "year": year, "hits_in_kommun_year": count})
+        rows += batch_query_rows(index, q, n, mode, base_url)
+    return batch_csv(rows, variant)
+
+
+def batch_plan(text: str, n: int) -> tuple[list[str], list[dict]]:
+    """The queries of a batch and its first rows (warnings about the input); a BadRequest for bad input."""
+    if not 1 <= n <= BATCH_MAX_N:
+        raise BadRequest(f"Antal träffar per fråga måste vara 1–{BATCH_MAX_N}.", parameter="n")
+    queries, warnings = read_batch(text)
+    return queries, [{"row_type": "varning", "error": w} for w in warnings]
+
+
+def batch_timeout_rows(q: str) -> list[dict]:
+    return [{"row_type": "fel", "query": q,
+             "error": f"tidsgränsen för en batchkörning ({BATCH_TIME_LIMIT_S:.0f} s) nåddes; kör resten separat"}]
+
+
+def batch_csv(rows: list[dict], variant: str = "csv") -> str:
     return to_csv(rows, BATCH_FIELDS, variant)
+
+
+BATCH_ROWS_CACHED = 20_000   # rows of batch queries kept per build (≈ 40 MB at most; lists are often run again)
+
+
+def batch_query_rows(index: SearchIndex, q: str, n: int, mode: str, base_url: str = "") -> list[dict]:
+    """The rows of one query of a batch: its hits, then its counts per kommun and per kommun × år
+    (the last BATCH_ROWS_CACHED rows are kept per build: the same query gives the same rows)."""
+    import threading
+    from collections import OrderedDict
+
+    state = per_build(index, "batch_rows", lambda: {"lock": threading.Lock(), "rows": OrderedDict(), "n": 0})
+    key = (q, n, mode, base_url)
+    with state["lock"]:
+        found = state["rows"].get(key)
+        if found is not None:
+            state["rows"].move_to_end(key)
+            return [dict(r) for r in found]
+    rows = _batch_query_rows(index, q, n, mode, base_url)
+    with state["lock"]:
+        if key not in state["rows"]:
+            state["rows"][key] = rows
+            state["n"] += len(rows)
+        while state["n"] > BATCH_ROWS_CACHED:
+            state["n"] -= len(state["rows"].popitem(last=False)[1])
+    return [dict(r) for r in rows]
+
+
+def _batch_query_rows(index: SearchIndex, q: str, n: int, mode: str, base_url: str = "") -> list[dict]:
+    rows: list[dict] = []
+    try:
+        req = _request_from(index, {"q": q, "mode": mode, "limit": n}, export=True)
+        resp = index.search(req, highlights=False)
+        matrix = index.matrix(req)
+    except SearchError as exc:
+        return [{"row_type": "fel", "query": q, "error": str(exc)}]
+    per_kommun: dict[str, int] = {}
+    for (code, _year), count in matrix["cells"].items():
+        if count:
+            per_kommun[code] = per_kommun.get(code, 0) + count
+    for h in export_rows(index, resp, base_url):
+        rows.append({"row_type": "träff", "query": q, **h, "hits_in_kommun": per_kommun.get(h["kommunkod"], 0),
+                     "hits_in_kommun_year": matrix["cells"].get((h["kommunkod"], h["year"]), 0)})
+    names = {k["code"]: k["name"] for k in matrix["kommuner"]}
+    for code, count in sorted(per_kommun.items()):
+        rows.append({"row_type": "antal", "query": q, "municipality": names.get(code), "kommunkod": code,
+                     "hits_in_kommun": count})
+    for (code, year), count in sorted(matrix["cells"].items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+        if not count:
+            continue
+        rows.append({"row_type": "antal_år", "query": q, "municipality": names.get(code), "kommunkod": code,
+                     "year": year, "hits_in_kommun_year": count})
+    return rows
 
 
 # -- report reader ---------------------------------------------------------------------------------
@@ -455,21 +519,77 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
                 index: SearchIndex | None = None, sida: int | None = None) -> dict:
     if q and len(q) > MAX_QUERY_CHARS:
         raise BadRequest(f"Sökfrågan är {len(q)} tecken lång; högst {MAX_QUERY_CHARS} tecken.", parameter="q")
-    report = conn.execute("select * from reports where id = ?", [report_id]).fetchone()
-    if report is None:
+    base = _reader_cached(index, conn, report_id) if index is not None else _reader(conn, report_id)
+    if base is None:
         raise BadRequest(f"Rapporten '{report_id}' finns inte.", status=404)
-    report = dict(report)
-    pages = [dict(r) for r in conn.execute("select * from report_pages where report_id = ? order by page", [report_id])] \
-        if _has_table(conn, "report_pages") else []
+    report, pages, chunks = base["report"], base["pages"], base["chunks"]
     if sida is not None and not any(p["page"] == sida for p in pages):
         raise BadRequest(f"Rapporten har ingen sida {sida}." if pages else "Rapporten är ingen PDF och har inga sidnummer.",
                          status=404, parameter="sida")
+    if passage is not None and not any(c["ordinal"] == passage for c in chunks):
+        raise BadRequest(f"Rapporten har inget textavsnitt nummer {passage}.", status=404, parameter="passage")
+    hit = next((c for c in chunks if c["ordinal"] == passage), None)
+    blocks = base["blocks"]
+    stems = index.marks(q) if (index and q) else set()
+    if hit and stems:
+        # only the text blocks that cover the hit passage are highlighted; the rest of the
+        # report is the same for every visitor (built once, see _reader)
+        blocks = list(blocks)
+        for i in base["prose"]:
+            if hit["ordinal"] in blocks[i].passages:
+                shown = display(report["text"][base["spans"][i][0]: base["spans"][i][1]])
+                blocks[i] = dataclasses.replace(blocks[i], html=highlight_html(shown, highlight_spans(shown, stems)))
+    meta = base["meta"]
+    fields = [(label, meta.get(field, {})) for field, label in METADATA_LABELS]
+    return {"report": report, "blocks": blocks, "tables": base["tables"], "meta": fields, "passage": passage, "q": q,
+            "hit": hit, "type_label": TYPE_LABELS.get(report["report_type"], report["report_type"] or ""),
+            "date": swedish_date(report.get("document_date")), "sida": sida, "pdf_url": pdf_url(report),
+            "citation": citation(report, meta.get("committee", {}).get("value"),
+                                 sida or (hit_page(conn, hit["id"]) if hit else None))}
+
+
+READER_CACHE_CHARS = 16_000_000   # report text kept as built reader pages, per loaded build (≈ 2–3× in memory)
+
+
+def _reader_cached(index: SearchIndex, conn: sqlite3.Connection, report_id: str) -> dict | None:
+    """:func:`_reader` of a report, kept per build (least recently read out first, bounded by text size)."""
+    import threading
+    from collections import OrderedDict
+
+    state = per_build(index, "reader", lambda: {"lock": threading.Lock(), "pages": OrderedDict(), "chars": 0})
+    with state["lock"]:
+        found = state["pages"].get(report_id)
+        if found is not None:
+            state["pages"].move_to_end(report_id)
+            return found
+    base = _reader(conn, report_id)
+    if base is None:
+        return None
+    size = len(base["report"]["text"] or "")
+    if size <= READER_CACHE_CHARS // 4:
+        with state["lock"]:
+            if report_id not in state["pages"]:
+                state["pages"][report_id] = base
+                state["chars"] += size
+            while state["chars"] > READER_CACHE_CHARS:
+                _, old = state["pages"].popitem(last=False)
+                state["chars"] -= len(old["report"]["text"] or "")
+    return base
+
+
+def _reader(conn: sqlite3.Connection, report_id: str) -> dict | None:
+    """A report as the reader shows it without highlights: its blocks as HTML with their
+    passages and page marks, its pages, passages, tables and metadata (None: no such report)."""
+    report = conn.execute("select * from reports where id = ?", [report_id]).fetchone()
+    if report is None:
+        return None
+    report = dict(report)
+    pages = [dict(r) for r in conn.execute("select * from report_pages where report_id = ? order by page", [report_id])] \
+        if _has_table(conn, "report_pages") else []
     page_starts = [p["char_start"] for p in pages]
     marked = 0
     chunks = [dict(r) for r in conn.execute(
         "select id, ordinal, char_start, char_end, kind from chunks where report_id = ? order by ordinal", [report_id])]
-    if passage is not None and not any(c["ordinal"] == passage for c in chunks):
-        raise BadRequest(f"Rapporten har inget textavsnitt nummer {passage}.", status=404, parameter="passage")
     tables = [dict(r) for r in conn.execute("select * from tables where report_id = ? order by ordinal", [report_id])]
     meta = {r["field"]: dict(r) for r in conn.execute("select * from report_metadata where report_id = ?", [report_id])}
     if conn.execute("select 1 from sqlite_master where name = 'blocks'").fetchone():
@@ -482,13 +602,19 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
         source_blocks = doc.blocks
         wide_tables = {t.start: t.wide() for t in tables_of(doc)}
     table_ids = {t["char_start"]: t["id"] for t in tables}
-    stems = index.marks(q) if (index and q) else set()
-    hit = next((c for c in chunks if c["ordinal"] == passage), None)
     blocks: list[ReaderBlock] = []
+    prose: list[int] = []                   # blocks of running text (highlighted when they cover the hit)
+    spans: dict[int, tuple[int, int]] = {}  # their offsets in the report text
+    # passages by start offset: each block looks only at the passages that can reach it
+    # (a long report has hundreds of blocks and passages; comparing all with all took ~1 s)
+    by_start = sorted(chunks, key=lambda c: c["char_start"])
+    starts = [c["char_start"] for c in by_start]
+    longest = max((c["char_end"] - c["char_start"] for c in chunks), default=0)
     for block in source_blocks:
-        anchors = [c["ordinal"] for c in chunks if block.start <= c["char_start"] <= block.end]
-        covering = [c["ordinal"] for c in chunks if c["char_start"] <= block.end and c["char_end"] >= block.start]
-        text = report["text"][block.start: block.end]
+        near = by_start[bisect.bisect_left(starts, block.start - longest): bisect.bisect_right(starts, block.end)]
+        near.sort(key=lambda c: c["ordinal"])
+        anchors = [c["ordinal"] for c in near if block.start <= c["char_start"] <= block.end]
+        covering = [c["ordinal"] for c in near if c["char_start"] <= block.end and c["char_end"] >= block.start]
         if block.kind == "heading":
             body = highlight_html(block.heading, [])
         elif block.kind == "table" and block.start in wide_tables:
@@ -496,9 +622,9 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
         elif block.kind in ("furniture", "toc"):
             continue
         else:
-            shown = display(text)
-            spans = highlight_spans(shown, stems) if hit and hit["ordinal"] in covering else []
-            body = highlight_html(shown, spans)
+            prose.append(len(blocks))
+            spans[len(blocks)] = (block.start, block.end)
+            body = highlight_html(display(report["text"][block.start: block.end]), [])
         mark = None
         if pages:
             number = pages[max(bisect.bisect_right(page_starts, block.start) - 1, 0)]["page"]
@@ -508,12 +634,8 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
         blocks.append(ReaderBlock(kind=block.kind, html=body, anchors=anchors, passages=covering,
                                   level=min(max(block.level, 1) + 1, 6), table_id=table_ids.get(block.start),
                                   page_mark=mark))
-    fields = [(label, meta.get(field, {})) for field, label in METADATA_LABELS]
-    return {"report": report, "blocks": blocks, "tables": tables, "meta": fields, "passage": passage, "q": q,
-            "hit": hit, "type_label": TYPE_LABELS.get(report["report_type"], report["report_type"] or ""),
-            "date": swedish_date(report.get("document_date")), "sida": sida, "pdf_url": pdf_url(report),
-            "citation": citation(report, meta.get("committee", {}).get("value"),
-                                 sida or (hit_page(conn, hit["id"]) if hit else None))}
+    return {"report": report, "pages": pages, "chunks": chunks, "tables": tables, "meta": meta, "blocks": blocks,
+            "prose": prose, "spans": spans}
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
@@ -636,7 +758,7 @@ def atom_feed(index: SearchIndex, params: dict, base_url: str) -> str:
     if str(params["limit"]).strip().isdigit() and int(params["limit"]) > ATOM_MAX:
         raise SearchError("limit", f"{params['limit']} ligger utanför det tillåtna intervallet 1–{ATOM_MAX}")
     req = _request_from(index, params, export=True)
-    resp = index.search(req)
+    resp = index.search(req, highlights=False)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     e = xml_text
     entries = []
@@ -674,9 +796,22 @@ NUMBER_SENTENCE = re.compile(r"\d")
 
 
 def topic_page(conn: sqlite3.Connection, topic_id: str, index: SearchIndex | None = None) -> dict:
+    """A topic's page: passages, numbers, tables and the kommun × år chart. It depends only on
+    the build, so with ``index`` it is computed once per build and topic (the chart took seconds
+    under load)."""
     topic = topics_mod.topics_by_id().get(topic_id)
     if topic is None:
         raise BadRequest(f"Ämnet '{topic_id}' finns inte.", status=404)
+    if index is None:
+        return _topic_page(conn, topic, None)
+    pages = per_build(index, "topic_pages", dict)
+    if topic_id not in pages:
+        pages[topic_id] = _topic_page(conn, topic, index)
+    return pages[topic_id]
+
+
+def _topic_page(conn: sqlite3.Connection, topic, index: SearchIndex | None) -> dict:
+    topic_id = topic.id
     rows = [dict(r) for r in conn.execute(
         "select ct.chunk_id, ct.score, ct.method, ct.evidence, c.report_id, c.ordinal, c.section, c.text, c.kind, "
         "r.municipality, r.kommunkod, r.year, r.period, r.title from chunk_topics ct join chunks c on c.id = ct.chunk_id "

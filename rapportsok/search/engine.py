@@ -19,6 +19,7 @@ import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -141,7 +142,7 @@ class SearchIndex(CorpusIndex):
         return query_kind.kind(q, lambda w: swedish.stem(w) in self.keyword.vocab)
 
     def search(self, req: SearchRequest, fusion_method: str = "rrf", alpha: float = 0.5,
-               semantic_weight: float | None = None, fusion: str | None = None) -> SearchResponse:
+               semantic_weight: float | None = None, fusion: str | None = None, highlights: bool = True) -> SearchResponse:
         t0 = time.perf_counter()
         method = fusion or fusion_method
         mask = self.mask(req)
@@ -193,7 +194,7 @@ class SearchIndex(CorpusIndex):
             for rank, (cid, s) in enumerate(r.items, 1):
                 per_signal.setdefault(cid, {})[r.name] = (round(s, 4), rank)
         marks = understood.marks if understood else Marks()
-        hits = hydrate(self, page, req, per_signal, marks, in_words, [r.name for r in rankings])
+        hits = hydrate(self, page, req, per_signal, marks, in_words, [r.name for r in rankings], highlights)
         for i, h in enumerate(hits):
             h.rank = req.offset + i + 1
         if sem is not None and hits:   # the sentences of each passage that matched the meaning best
@@ -239,8 +240,8 @@ class SearchIndex(CorpusIndex):
         return first + later + tail
 
     # -- duplicates -----------------------------------------------------------------------------
-    def shingles(self, ids: list[int]) -> dict[int, frozenset]:
-        """Hashed 5-word shingles per passage (cached), for near-duplicate detection."""
+    def shingles(self, ids: list[int]) -> dict[int, np.ndarray]:
+        """Hashed 5-word shingles per passage (sorted, unique; cached), for near-duplicate detection."""
         with self._lock:
             cache = self._shingle_cache
             out = {cid: cache[cid] for cid in ids if cid in cache}
@@ -250,7 +251,8 @@ class SearchIndex(CorpusIndex):
             for cid, text in self.conn().execute(
                     f"select id, text from chunks where id in ({','.join('?' * len(part))})", part):
                 words = swedish.tokens(text)
-                out[cid] = frozenset(hash(tuple(words[j: j + 5])) for j in range(max(1, len(words) - 4)))
+                out[cid] = np.unique(np.fromiter((hash(tuple(words[j: j + 5])) for j in range(max(1, len(words) - 4))),
+                                                 dtype=np.int64))
         with self._lock:
             for cid in missing:
                 cache[cid] = out[cid]
@@ -261,12 +263,22 @@ class SearchIndex(CorpusIndex):
     def collapse(self, ranked: list[tuple[int, float]]) -> list[tuple[int, float, list[int]]]:
         """Fold near-duplicate passages into the best-ranked copy (kept in its ``also_in``).
 
-        Candidates are found through shared shingles (an inverted index), so this is close to
-        linear in the number of passages; near-duplication is transitive (union-find)."""
+        Two passages are near-duplicates when the shingles they share are at least
+        ``DUPLICATE_CONTAINMENT`` of the smaller one's. Shared shingles are counted for every
+        pair at once (all shingles sorted, pairs taken from runs of equal hashes), so this is
+        close to linear in the number of shingles; near-duplication is transitive (union-find,
+        the best-ranked copy represents its group)."""
         if not ranked:
             return []
-        sets = [s for s in (self.shingles([cid for cid, _ in ranked]).get(cid, frozenset()) for cid, _ in ranked)]
-        parent = list(range(len(ranked)))
+        n = len(ranked)
+        found = self.shingles([cid for cid, _ in ranked])
+        arrays = [found.get(cid, _EMPTY) for cid, _ in ranked]
+        lens = np.array([len(a) for a in arrays], dtype=np.int64)
+        hashes = np.concatenate(arrays) if n else _EMPTY
+        owners = np.repeat(np.arange(n, dtype=np.int64), lens)
+        order = np.argsort(hashes, kind="stable")
+        hashes, owners = hashes[order], owners[order]
+        parent = list(range(n))
 
         def find(i: int) -> int:
             while parent[i] != i:
@@ -274,19 +286,25 @@ class SearchIndex(CorpusIndex):
                 i = parent[i]
             return i
 
-        seen: dict[int, list[int]] = {}
-        for j, b in enumerate(sets):
-            candidates: set[int] = set()
-            for h in b:
-                candidates.update(seen.get(h, ()))
-            for i in sorted(candidates):
-                a = sets[i]
-                if a and b and len(a & b) / min(len(a), len(b)) >= DUPLICATE_CONTAINMENT:
-                    ri, rj = find(i), find(j)
-                    if ri != rj:
-                        parent[max(ri, rj)] = min(ri, rj)  # the better-ranked copy represents the group
-            for h in b:
-                seen.setdefault(h, []).append(j)
+        same = hashes[1:] == hashes[:-1]
+        if same.any():
+            starts = np.flatnonzero(np.r_[True, ~same])
+            runs = np.diff(np.r_[starts, len(hashes)])
+            two = starts[runs == 2]
+            firsts, seconds = [owners[two]], [owners[two + 1]]
+            for s, k in zip(starts[runs > 2].tolist(), runs[runs > 2].tolist()):
+                a, b = _pairs(k)
+                seg = owners[s: s + k]
+                firsts.append(seg[a])
+                seconds.append(seg[b])
+            a, b = np.concatenate(firsts), np.concatenate(seconds)
+            keys, shared = np.unique(np.minimum(a, b) * n + np.maximum(a, b), return_counts=True)
+            i, j = keys // n, keys % n
+            near = shared / np.minimum(lens[i], lens[j]) >= DUPLICATE_CONTAINMENT
+            for x, y in sorted(zip(j[near].tolist(), i[near].tolist())):
+                rx, ry = find(x), find(y)
+                if rx != ry:
+                    parent[max(rx, ry)] = min(rx, ry)  # the better-ranked copy represents the group
         kept: list[tuple[int, float, list[int]]] = []
         slot: dict[int, int] = {}
         for i, (cid, score) in enumerate(ranked):
@@ -297,3 +315,12 @@ class SearchIndex(CorpusIndex):
             else:
                 kept[slot[root]][2].append(cid)
         return kept
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@lru_cache(maxsize=256)
+def _pairs(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (a < b) of k items."""
+    return np.triu_indices(k, 1)

@@ -49,19 +49,16 @@ def highlight_spans(text: str, marks: "Marks | set[str]") -> list[list[int]]:
     prefixes = tuple(marks.prefixes)
     words = list(swedish.WORD_RE.finditer(text))
     lower = [m.group(0).lower() for m in words]
+    # whether a word is marked depends only on the word: decided once per Marks (a search
+    # highlights up to 100 hits with the same Marks)
+    memo = marks.__dict__.setdefault("_word_memo", {}) if not stem_prefixes else {}
     hit = [False] * len(words)
     for i, m in enumerate(words):
         word = m.group(0)
-        if word in marks.caps:
-            hit[i] = True
-            continue
-        if prefixes and lower[i].startswith(prefixes):
-            hit[i] = True
-            continue
-        if marks.stems:
-            terms = swedish.index_terms(lower[i])
-            if any(t in marks.stems or (stem_prefixes and t.startswith(stem_prefixes)) for t in terms):
-                hit[i] = True
+        marked = memo.get(word)
+        if marked is None:
+            marked = memo[word] = _marked(word, lower[i], marks, prefixes, stem_prefixes)
+        hit[i] = marked
     for seq in marks.stem_phrases:
         n = len(seq)
         for i in range(len(words) - n + 1):
@@ -75,3 +72,13 @@ def highlight_spans(text: str, marks: "Marks | set[str]") -> list[list[int]]:
                 for j in range(i, i + n):
                     hit[j] = True
     return [[m.start(), m.end()] for m, h in zip(words, hit) if h]
+
+
+def _marked(word: str, lower: str, marks: Marks, prefixes: tuple[str, ...], stem_prefixes: tuple[str, ...]) -> bool:
+    if word in marks.caps:
+        return True
+    if prefixes and lower.startswith(prefixes):
+        return True
+    if marks.stems:
+        return any(t in marks.stems or (stem_prefixes and t.startswith(stem_prefixes)) for t in swedish.index_terms(lower))
+    return False

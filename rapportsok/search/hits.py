@@ -76,7 +76,10 @@ def _table_rows(text: str, spans: list[list[int]]) -> list[list[str]]:
 
 
 def hydrate(index, page: list[tuple[int, float, list[int]]], req, per_signal: dict[int, dict], marks: Marks,
-            in_words: np.ndarray, signal_names: list[str]) -> list[Hit]:
+            in_words: np.ndarray, signal_names: list[str], highlights: bool = True) -> list[Hit]:
+    """Typed hits of one result page. ``highlights=False``: leave ``Hit.highlights`` empty
+    (callers that do not show them – the exports, batch, the reader's hit list – skip the
+    cost; a table passage still gets its matching rows)."""
     if not page:
         return []
     ids = [cid for cid, _, _ in page] + [d for _, _, dups in page for d in dups]
@@ -93,7 +96,7 @@ def hydrate(index, page: list[tuple[int, float, list[int]]], req, per_signal: di
         for name in names:
             s, r = per_signal.get(cid, {}).get(name, (None, None))
             scores[name], scores[f"{name}_rank"] = s, r
-        spans = highlight_spans(row["text"], marks)
+        spans = highlight_spans(row["text"], marks) if highlights or row["kind"] == "table" else []
         hits.append(Hit(
             report_id=row["report_id"], source_file=row["source_file"], municipality=row["municipality"],
             kommunkod=row["kommunkod"], year=row["year"], period=row["period"], report_type=row["report_type"],
@@ -101,7 +104,7 @@ def hydrate(index, page: list[tuple[int, float, list[int]]], req, per_signal: di
             score=round(float(score), 6), rank=0, mode=req.mode, title=row["title"], heading=row["heading"],
             chunk_id=cid, passage=row["ordinal"], kind=row["kind"],
             url=passage_url(row["report_id"], row["ordinal"]), scores=scores,
-            contains_words=bool(in_words[index.index_of[cid]]), highlights=spans,
+            contains_words=bool(in_words[index.index_of[cid]]), highlights=spans if highlights else [],
             also_in=[{"report_id": rows[d]["report_id"], "municipality": rows[d]["municipality"], "year": rows[d]["year"],
                       "section": rows[d]["section"], "char_start": rows[d]["char_start"], "char_end": rows[d]["char_end"],
                       "chunk_id": d, "url": passage_url(rows[d]["report_id"], rows[d]["ordinal"]),
