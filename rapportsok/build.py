@@ -32,6 +32,7 @@ from .embeddings import DEFAULT_MODEL, EmbeddingCache, embed_with_cache, load_em
 from .errors import CorpusError
 from .manifest import MANIFEST_NAME, load_manifest
 from .reports import METADATA_FIELDS, ParsedReport
+from .search import ann
 from .textio import DEFAULT_MAX_BYTES
 
 CORPUS_SUFFIXES = (".txt", ".md", ".pdf")
@@ -63,6 +64,7 @@ class BuildResult:
     seconds: float = 0.0
     embedding: dict = field(default_factory=dict)
     tables: dict = field(default_factory=dict)
+    ann: dict | None = None   # the HNSW index written beside the database, if any
 
     @property
     def table_report(self) -> str:
@@ -200,7 +202,8 @@ def build(opts: BuildOptions) -> BuildResult:
         log(opts, f"tog bort {stale} (en avbruten byggnads tillfälliga fil)")
     tmp = opts.db_path.with_name(f".{opts.db_path.name}.building-{os.getpid()}")
     extra = [Path(str(tmp) + "-journal"), Path(str(tmp) + "-staging")]
-    for stale in (tmp, *extra):
+    tmp_ann = ann.index_path(tmp)   # the HNSW index, above a size (rapportsok/search/ann.py)
+    for stale in (tmp, *extra, tmp_ann):
         stale.unlink(missing_ok=True)
     try:
         with _sigterm_as_interrupt():
@@ -212,10 +215,15 @@ def build(opts: BuildOptions) -> BuildResult:
                 result = _write(opts, staging, tmp)
             finally:
                 staging.close()
+            if opts.embed:
+                result.ann = ann.attach(tmp, tmp_ann, reuse=ann.index_path(opts.db_path))
+                if result.ann:
+                    log(opts, f"HNSW-index: {result.ann['vectors']} vektorer, {result.ann['seconds']} s"
+                              + (" (oförändrad, återanvänd)" if result.ann.get("reused") else ""))
             _fsync(tmp)
-            os.replace(tmp, opts.db_path)
+            _swap(tmp, tmp_ann, opts.db_path)
     except BaseException:
-        for p in (tmp, *extra):
+        for p in (tmp, *extra, tmp_ann):
             p.unlink(missing_ok=True)
         raise
     result.warnings = warnings
@@ -224,6 +232,45 @@ def build(opts: BuildOptions) -> BuildResult:
               f"{result.chunks} textavsnitt) på {result.seconds:.1f} s")
     log(opts, result.table_report)
     return result
+
+
+def _swap(tmp: Path, tmp_ann: Path, db_path: Path) -> None:
+    """Put the new database – and its HNSW index, if it has one – in place of the old.
+
+    The index is renamed first, then the database, with SIGINT/SIGTERM held back between the
+    two renames so an interrupted build leaves the old pair or the new pair; a database
+    without an index removes the old one's. A server refuses an index whose vector hash is
+    not its database's, so a pair split by SIGKILL between the renames is never mixed."""
+    final_ann = ann.index_path(db_path)
+    held = {signal.SIGINT, signal.SIGTERM}
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        if tmp_ann.exists():
+            os.replace(tmp_ann, final_ann)
+            tmp_ann.unlink(missing_ok=True)   # a reused index is a hard link to the same file
+            os.replace(tmp, db_path)
+        else:
+            os.replace(tmp, db_path)
+            final_ann.unlink(missing_ok=True)
+        _fsync_dir(db_path.parent)
+    finally:
+        if main:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -240,7 +287,7 @@ def remove_stale_temporaries(db_path: Path) -> list[Path]:
     """Delete ``.NAME.building-PID`` files (and journals) left by builds whose process is gone
     (killed with SIGKILL, or a power cut). Files of a running build are left alone."""
     removed = []
-    pattern = re.compile(rf"^\.{re.escape(db_path.name)}\.building-(\d+)(-journal|-staging)?$")
+    pattern = re.compile(rf"^\.{re.escape(db_path.name)}\.building-(\d+)(-journal|-staging|\.hnsw)?$")
     for p in db_path.parent.iterdir() if db_path.parent.is_dir() else []:
         m = pattern.match(p.name)
         if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):

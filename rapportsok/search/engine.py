@@ -99,8 +99,8 @@ class SearchIndex(CorpusIndex):
     """The corpus index plus its signals: ``search`` and ``matrix`` are all callers need."""
 
     def __init__(self, db_path: Path, embedder: Embedder | None = None, load_vectors: bool = True,
-                 vector_dtype: str = "auto", similarity: float | None = None):
-        super().__init__(db_path, embedder=embedder, load_vectors=load_vectors, vector_dtype=vector_dtype)
+                 vector_dtype: str = "auto", similarity: float | None = None, ann: bool = True):
+        super().__init__(db_path, embedder=embedder, load_vectors=load_vectors, vector_dtype=vector_dtype, ann=ann)
         self.keyword = KeywordSignal(self)
         self.semantic = SemanticSignal(similarity if similarity is not None else similarity_min(self.contract))
         self.proximity = ProximitySignal()

@@ -9,6 +9,7 @@ brute-force scan without touching the signals.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -20,6 +21,8 @@ import numpy as np
 from ..embeddings import Embedder, ModelContract, embedder_for_contract, from_blob
 from ..errors import RapportsokError, SearchError
 from ..query import SearchRequest
+from . import ann as ann_module
+from .ann import AnnIndex, index_path as ann_index_path
 
 INT8_ABOVE = 250_000   # "auto" keeps float32 vectors up to this many passages, int8 above
 BLOCK = 65_536         # rows per block when scoring int8 vectors
@@ -47,7 +50,7 @@ class CorpusIndex:
     """Ids, filter codes, mask, connections and vectors of one built database."""
 
     def __init__(self, db_path: Path, embedder: Embedder | None = None, load_vectors: bool = True,
-                 vector_dtype: str = "auto"):
+                 vector_dtype: str = "auto", ann: bool = True):
         self.db_path = Path(db_path)
         if not self.db_path.exists():
             raise RapportsokError(f"{self.db_path}: database not found; run 'rapportsok build' first")
@@ -85,9 +88,17 @@ class CorpusIndex:
         self.vector_row = np.arange(n, dtype=np.int32)   # passage row of each vector (see _load_vectors)
         self._win_start = np.zeros(n + 1, dtype=np.int64)
         self._win_rows = np.zeros(0, dtype=np.int64)
+        self.ann: AnnIndex | None = None             # the HNSW index beside the database, if it has one
         if load_vectors and table_exists(conn, "embedding_model"):
             self.contract = ModelContract.from_json(conn.execute("select contract_json from embedding_model").fetchone()[0])
-            self._load_vectors(conn, vector_dtype)
+            record = _build_info(conn, "ann_index")
+            if ann and record:
+                # vectors, vector_row and graph memory-mapped from the index file (refused if not this database's)
+                self.ann = AnnIndex(ann_index_path(self.db_path), record["vectors_sha256"], self.db_path)
+                self.vectors = self.ann.vectors
+                self._set_layout(np.asarray(self.ann.vector_row, dtype=np.int32))
+            else:
+                self._load_vectors(conn, vector_dtype)
         self._embedder = embedder
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
@@ -165,7 +176,13 @@ class CorpusIndex:
                 put(np.arange(at, at + len(part)), vecs)
                 vector_row[at: at + len(part)] = rows
                 at += len(part)
-        self.vectors, self.scales, self.vector_row = mat, scales, vector_row
+        self.vectors, self.scales = mat, scales
+        self._set_layout(vector_row)
+
+    def _set_layout(self, vector_row: np.ndarray) -> None:
+        """``vector_row`` and the window ranges that :meth:`similarities` folds with."""
+        n = len(self.chunk_ids)
+        self.vector_row = vector_row
         # window vectors per passage row as ranges [win_start[r], win_start[r + 1]) of the window block
         counts = np.bincount(vector_row[n:], minlength=n)
         self._win_start = np.zeros(n + 1, dtype=np.int64)
@@ -265,6 +282,56 @@ class CorpusIndex:
         mat = self.vectors[:n]
         return mat if self.scales is None else mat.astype(np.float32) * self.scales[:n, None]
 
+    def nearest(self, qv: np.ndarray, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+        """The ``k`` passage rows most similar to ``qv`` (among ``mask`` if given), best first,
+        their similarities (max over a passage's vectors) and how they were found ("exact" or "hnsw").
+
+        Exact below the ANN size (every vector scored). With an HNSW index: candidates from the
+        graph, scored exactly with the float32 vectors, folded to passages, filtered by ``mask``;
+        a filter too narrow for that is scanned exactly over its own rows (always exact), and
+        if the graph's candidates leave fewer than ``k`` passages the exact scan answers.
+        """
+        n_rows = len(self.chunk_ids)
+        selected = n_rows if mask is None else int(mask.sum())
+        k = min(k, selected)
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), "exact"
+        if self.ann is not None:
+            fetch = ann_module.fetch_count(k, selected, n_rows, len(self.vectors))
+            if fetch <= ann_module.MAX_FETCH and selected > fetch:
+                found = self._ann_nearest(qv, k, mask, fetch)
+                if found is not None:
+                    return (*found, "hnsw")
+        if mask is None or selected > 0.3 * n_rows:
+            rows = None   # a broad filter: scoring everything and masking is cheaper than gathering rows
+            sims = self.similarities(qv)
+            if mask is not None:
+                sims = np.where(mask, sims, -np.inf)
+        else:
+            rows = np.flatnonzero(mask)
+            sims = self.similarities(qv, rows)
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return (top if rows is None else rows[top]), sims[top], "exact"
+
+    def _ann_nearest(self, qv: np.ndarray, k: int, mask: np.ndarray | None, fetch: int):
+        keys = self.ann.candidates(qv, fetch)
+        sims = self.vectors[keys] @ qv                       # exact float32 scores of the candidates
+        rows = self.vector_row[keys].astype(np.int64)
+        if mask is not None:
+            keep = mask[rows]
+            rows, sims = rows[keep], sims[keep]
+        if self.n_windows and len(rows):
+            order = np.lexsort((-sims, rows))                # per passage, its best vector first
+            rows, sims = rows[order], sims[order]
+            first = np.ones(len(rows), dtype=bool)
+            first[1:] = rows[1:] != rows[:-1]
+            rows, sims = rows[first], sims[first]
+        if len(rows) < k:
+            return None
+        top = np.argsort(-sims, kind="stable")[:k]
+        return rows[top], sims[top]
+
     def embedder(self) -> Embedder:
         if self.contract is None:
             raise SearchError("mode", "databasen saknar inbäddningar; bygg om utan --no-embed eller välj mode=keyword")
@@ -329,6 +396,14 @@ class CorpusIndex:
     def filtered(self, req: SearchRequest) -> bool:
         return bool(req.kommunkoder or req.year_from is not None or req.year_to is not None or req.report_types
                     or req.kind or req.report_id or (req.topics and self.topic_table))
+
+
+def _build_info(conn: sqlite3.Connection, key: str):
+    try:
+        row = conn.execute("select value from build_info where key = ?", [key]).fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    return json.loads(row[0]) if row else None
 
 
 def _build_id(conn: sqlite3.Connection) -> str | None:

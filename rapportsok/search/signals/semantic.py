@@ -1,7 +1,7 @@
 """The semantic signal: passages similar in meaning to the query, above a calibrated similarity.
 
 Cosine similarity between the query embedding and every passage vector
-(:meth:`CorpusIndex.similarities`, the one vector call an ANN index can replace). A passage
+(:meth:`CorpusIndex.nearest`: exact, or an HNSW index above a size). A passage
 is offered as a meaning-only hit only if its similarity reaches the threshold – calibrated on the evaluation
 set (README, "Honest nothing relevant") – so a query about something the reports never
 mention ("kärnkraftverk i Forsmark") gets no meaning-only hits instead of ten random ones.
@@ -69,20 +69,13 @@ class SemanticSignal:
         threshold = self.threshold if threshold is None else threshold
         n = int(mask.sum())
         if n == 0:
-            return Ranking(self.name, [], {"threshold": threshold, "best": None, "embed_ms": embed_ms})
-        if n > 0.3 * len(mask):
-            rows = None   # a broad filter: scoring everything and masking is cheaper than gathering rows
-            sims = np.where(mask, index.similarities(qv), -np.inf)
-        else:
-            rows = np.flatnonzero(mask)
-            sims = index.similarities(qv, rows)
-        k = min(k, n)
-        top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.argsort(-sims[top], kind="stable")]
-        idx = top if rows is None else rows[top]
-        items = [(int(index.chunk_ids[i]), float(s)) for i, s in zip(idx, sims[top])]
+            return Ranking(self.name, [], {"threshold": threshold, "best": None, "embed_ms": embed_ms,
+                                           "admitted": set(), "query_vector": qv, "vectors": "exact"})
+        rows, sims, how = index.nearest(qv, k, None if n == len(mask) else mask)
+        items = [(int(index.chunk_ids[i]), float(s)) for i, s in zip(rows, sims)]
         best = items[0][1] if items else None
         # all top-k order the word matches in fusion; only these may enter as meaning-only hits
         admitted = {cid for cid, s in items if threshold is None or s >= threshold}
         return Ranking(self.name, items, {"threshold": threshold, "best": best, "embed_ms": embed_ms,
-                                          "admitted": admitted, "query_vector": qv}, ms=(time.perf_counter() - t) * 1000)
+                                          "admitted": admitted, "query_vector": qv, "vectors": how},
+                       ms=(time.perf_counter() - t) * 1000)

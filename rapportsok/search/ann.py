@@ -1,0 +1,229 @@
+"""Approximate nearest neighbours: an HNSW index (usearch) next to the database, above a size.
+
+Below ``ann_above()`` vectors the server scans every vector exactly (``CorpusIndex.similarities``).
+Above it the build writes ``<database>.hnsw`` beside the database, one file:
+
+* a header (magic, then JSON: the SHA-256 of the vectors it indexes, counts, offsets, parameters);
+* the float32 vectors in the database's row order and ``vector_row`` (vector → passage row):
+  the server memory-maps them instead of loading the vectors from SQLite, and scores ANN
+  candidates and filtered rows with them exactly;
+* a usearch HNSW graph over int8 copies of the vectors (scaled per row, cosine metric),
+  memory-mapped with ``Index.view``.
+
+The database records the same SHA-256 in ``build_info`` (key ``ann_index``). The server refuses
+an index whose hash differs (stale: from another build; foreign: from another database) with a
+message naming both. The build writes the file under a temporary name and renames it together
+with the database; an unchanged rebuild (same vectors, same hash) reuses the previous file
+instead of building the graph again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import mmap
+import os
+import sqlite3
+import struct
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import RapportsokError
+
+MAGIC = b"RAPPORTSOK-HNSW\x01"
+ALIGN = 4096
+ANN_ABOVE = 200_000   # vectors; measured in benchmarks/search_benchmark.py (README, "Scale")
+CONNECTIVITY = 32     # HNSW links per node (16 lost recall on near-duplicate passages)
+EXPANSION_ADD = 64    # candidate list while building the graph
+FETCH = int(os.environ.get("RAPPORTSOK_ANN_FETCH", 1000))  # candidates from the graph per query, scored exactly
+MAX_FETCH = 20_000    # a filter so narrow that more would be needed is scanned exactly instead
+
+
+def _usearch_index():
+    """usearch's ``Index``. ONNX Runtime (the query embedder) is imported first: importing it
+    after usearch 2.26 crashes the process (segmentation fault in onnxruntime's import, seen
+    with onnxruntime 1.32); the other order works."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        pass
+    from usearch.index import Index
+
+    return Index
+
+
+def ann_above() -> int:
+    """Vectors above which the build writes an HNSW index (``RAPPORTSOK_ANN_ABOVE`` overrides)."""
+    return int(os.environ.get("RAPPORTSOK_ANN_ABOVE", ANN_ABOVE))
+
+
+def index_path(db_path: Path) -> Path:
+    db_path = Path(db_path)
+    return db_path.with_name(db_path.name + ".hnsw")
+
+
+class AnnIndexRefused(RapportsokError):
+    """The HNSW index beside the database was not built from this database's vectors."""
+
+
+def vectors_hash(vectors: np.ndarray, vector_row: np.ndarray | None) -> str:
+    """SHA-256 of the float32 vectors (row order) and of the vector → passage-row map."""
+    h = hashlib.sha256()
+    h.update(struct.pack("<qq", *vectors.shape))
+    step = 65_536
+    for i in range(0, len(vectors), step):
+        h.update(np.ascontiguousarray(vectors[i: i + step], dtype="<f4").tobytes())
+    rows = np.arange(len(vectors), dtype="<i4") if vector_row is None else np.asarray(vector_row, dtype="<i4")
+    h.update(rows.tobytes())
+    return h.hexdigest()
+
+
+def quantise(vectors: np.ndarray) -> np.ndarray:
+    """int8 with one scale per row (the largest component → ±127); cosine ignores the scale."""
+    v = np.atleast_2d(vectors).astype(np.float32)
+    peak = np.abs(v).max(axis=1, keepdims=True)
+    peak[peak == 0] = 1.0
+    return np.round(v / peak * 127).astype(np.int8)
+
+
+def read_header(path: Path) -> dict:
+    with open(path, "rb") as f:
+        head = f.read(len(MAGIC) + 8)
+        if len(head) < len(MAGIC) + 8 or head[: len(MAGIC)] != MAGIC:
+            raise AnnIndexRefused(f"{path}: not a Rapportsök HNSW index (wrong magic); rebuild with 'rapportsok build' or delete it")
+        (length,) = struct.unpack("<q", head[len(MAGIC):])
+        return json.loads(f.read(length).decode("utf-8"))
+
+
+def _pad(f) -> int:
+    pos = f.tell()
+    if pos % ALIGN:
+        f.write(b"\0" * (ALIGN - pos % ALIGN))
+    return f.tell()
+
+
+def write_index(vectors: np.ndarray, vector_row: np.ndarray | None, path: Path, passages: int,
+                digest: str | None = None) -> dict:
+    """Build the HNSW graph over ``vectors`` and write the index file at ``path`` (fsynced)."""
+    Index = _usearch_index()
+    t = time.perf_counter()
+    digest = digest or vectors_hash(vectors, vector_row)
+    n, dim = vectors.shape
+    graph = Index(ndim=dim, metric="cos", dtype="i8", connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD)
+    step = 100_000
+    for i in range(0, n, step):
+        graph.add(np.arange(i, min(n, i + step), dtype=np.uint64), quantise(vectors[i: i + step]),
+                  threads=os.cpu_count() or 1)
+    blob = graph.save()
+    rows = np.arange(n, dtype="<i4") if vector_row is None else np.asarray(vector_row, dtype="<i4")
+    header = {"format": 1, "vectors_sha256": digest, "vectors": n, "passages": passages, "dimensions": dim,
+              "metric": "cos", "graph_dtype": "i8", "connectivity": CONNECTIVITY, "expansion_add": EXPANSION_ADD}
+    # offsets depend on the header's own length: reserve a fixed-size header block
+    header_block = ALIGN
+    matrix_offset = header_block
+    rows_offset = matrix_offset + n * dim * 4
+    rows_offset += (-rows_offset) % ALIGN
+    graph_offset = rows_offset + n * 4
+    graph_offset += (-graph_offset) % ALIGN
+    header |= {"matrix_offset": matrix_offset, "vector_row_offset": rows_offset, "graph_offset": graph_offset,
+               "graph_bytes": len(blob)}
+    text = json.dumps(header).encode("utf-8")
+    if len(MAGIC) + 8 + len(text) > header_block:
+        raise RapportsokError("HNSW header too long")
+    with open(path, "wb") as f:
+        f.write(MAGIC + struct.pack("<q", len(text)) + text)
+        _pad(f)
+        for i in range(0, n, step):
+            f.write(np.ascontiguousarray(vectors[i: i + step], dtype="<f4").tobytes())
+        _pad(f)
+        f.write(rows.tobytes())
+        _pad(f)
+        f.write(blob)
+        f.flush()
+        os.fsync(f.fileno())
+    return {k: header[k] for k in ("vectors_sha256", "vectors", "passages", "dimensions", "connectivity",
+                                   "expansion_add")} | {"seconds": round(time.perf_counter() - t, 1)}
+
+
+def attach(db_path: Path, out: Path, reuse: Path | None = None, threshold: int | None = None) -> dict | None:
+    """Write the HNSW index of the database at ``db_path`` to ``out`` if it has more than
+    ``threshold`` vectors, and record it in the database's ``build_info`` (key ``ann_index``).
+
+    The vectors are read as the server reads them (``CorpusIndex``), so the index follows the
+    vector layout whatever it is. ``reuse``: a previous index file; if it holds the same
+    vectors it is hard-linked instead of building the graph again. Returns the record or None.
+    """
+    from .index import CorpusIndex
+
+    threshold = ann_above() if threshold is None else threshold
+    idx = CorpusIndex(db_path, vector_dtype="float32", ann=False)
+    if idx.vectors is None or len(idx.vectors) <= threshold:
+        return None
+    vectors, vector_row = idx.vectors, getattr(idx, "vector_row", None)
+    digest = vectors_hash(vectors, vector_row)
+    record = None
+    out.unlink(missing_ok=True)
+    if reuse is not None and reuse.exists():
+        try:
+            old = read_header(reuse)
+        except (RapportsokError, ValueError, OSError):
+            old = {}
+        if old.get("vectors_sha256") == digest:
+            os.link(reuse, out)
+            record = {k: old[k] for k in ("vectors_sha256", "vectors", "passages", "dimensions", "connectivity",
+                                          "expansion_add")} | {"seconds": 0.0, "reused": True}
+    if record is None:
+        record = write_index(vectors, vector_row, out, passages=len(idx.chunk_ids), digest=digest)
+    del idx, vectors
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute("insert or replace into build_info (key, value) values ('ann_index', ?)", [json.dumps(record)])
+    conn.close()
+    return record
+
+
+class AnnIndex:
+    """The memory-mapped index file: exact float32 vectors, ``vector_row`` and the HNSW graph."""
+
+    def __init__(self, path: Path, expected_hash: str, db_path: Path | None = None):
+        Index = _usearch_index()
+        self.path = Path(path)
+        if not self.path.exists():
+            raise AnnIndexRefused(f"{self.path}: HNSW index missing; the database {db_path} was built with one "
+                                  f"(vectors {expected_hash}); copy it beside the database or rebuild")
+        header = read_header(self.path)
+        found = header.get("vectors_sha256")
+        if found != expected_hash:
+            raise AnnIndexRefused(
+                f"{self.path}: HNSW index refused: it was built from vectors {found}, but the database "
+                f"{db_path or ''} has vectors {expected_hash} (stale index from another build, or from another "
+                "database); rebuild with 'rapportsok build' or put the database's own index beside it")
+        self.header = header
+        n, dim = header["vectors"], header["dimensions"]
+        self._file = open(self.path, "rb")
+        self._mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        self.vectors = np.frombuffer(self._mm, dtype="<f4", count=n * dim, offset=header["matrix_offset"]).reshape(n, dim)
+        self.vector_row = np.frombuffer(self._mm, dtype="<i4", count=n, offset=header["vector_row_offset"])
+        self.graph = Index(ndim=dim, metric="cos", dtype="i8")
+        start = header["graph_offset"]
+        self.graph.view(memoryview(self._mm)[start: start + header["graph_bytes"]])
+        if len(self.graph) != n:
+            raise AnnIndexRefused(f"{self.path}: HNSW graph holds {len(self.graph)} vectors, header says {n}")
+
+    def candidates(self, qv: np.ndarray, count: int) -> np.ndarray:
+        """Vector numbers of about the ``count`` nearest vectors (approximate), sorted."""
+        count = min(count, len(self.vectors))
+        self.graph.expansion_search = count
+        keys = self.graph.search(quantise(qv)[0], count, threads=1).keys
+        return np.sort(keys.astype(np.int64))
+
+
+def fetch_count(k: int, selected: int, rows: int, vectors: int) -> int:
+    """Candidates to take from the graph so that ``k`` passages among ``selected`` of ``rows``
+    survive the filter: FETCH, more for a filter in proportion to its selectivity."""
+    per_passage = vectors / max(rows, 1)
+    need = math.ceil(k * per_passage * 2 * rows / max(selected, 1))
+    return max(FETCH, need)
