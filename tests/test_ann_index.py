@@ -1,0 +1,144 @@
+"""Issue 12.4: the HNSW index beside the database (rapportsok/search/ann.py).
+
+The corpus is small, so these builds lower the size threshold (``RAPPORTSOK_ANN_ABOVE``) and
+the candidate count so that the HNSW path answers on the real corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+
+import numpy as np
+import pytest
+
+from rapportsok.build import BuildOptions, build
+from rapportsok.evaluation import load_queries
+from rapportsok.query import parse_request
+from rapportsok.search import SearchIndex, ann
+
+from conftest import CORPUS, EMBED_CACHE
+
+
+@pytest.fixture(scope="module")
+def ann_db(tmp_path_factory):
+    out = tmp_path_factory.mktemp("anndb") / "r.db"
+    old = os.environ.get("RAPPORTSOK_ANN_ABOVE")
+    os.environ["RAPPORTSOK_ANN_ABOVE"] = "100"
+    try:
+        result = build(BuildOptions(corpus=CORPUS, db_path=out, cache_dir=EMBED_CACHE, quiet=True))
+    finally:
+        if old is None:
+            os.environ.pop("RAPPORTSOK_ANN_ABOVE")
+        else:
+            os.environ["RAPPORTSOK_ANN_ABOVE"] = old
+    assert result.ann and result.ann["vectors"] == result.chunks
+    return out
+
+
+@pytest.fixture
+def few_candidates(monkeypatch):
+    # 226 passages: 100 candidates from the graph (fewer than the passages), so the graph answers
+    monkeypatch.setattr(ann, "FETCH", 100)
+
+
+def test_index_sits_beside_the_database_and_records_the_same_hash(ann_db):
+    index_file = ann.index_path(ann_db)
+    assert index_file == ann_db.with_name("r.db.hnsw") and index_file.exists()
+    record = json.loads(sqlite3.connect(ann_db).execute("select value from build_info where key = 'ann_index'").fetchone()[0])
+    assert ann.read_header(index_file)["vectors_sha256"] == record["vectors_sha256"]
+    # no temporary file of the build is left next to them
+    assert sorted(p.name for p in ann_db.parent.iterdir() if p.name.startswith("r.db") or p.name.startswith(".r.db")) \
+        == ["r.db", "r.db.hnsw"]
+
+
+def test_below_the_threshold_no_index_is_written(built_db):
+    assert not ann.index_path(built_db).exists()
+    assert SearchIndex(built_db).ann is None
+
+
+def test_hnsw_gives_the_exact_top_hits_on_the_corpus(ann_db, few_candidates):
+    approx, exact = SearchIndex(ann_db), SearchIndex(ann_db, ann=False)
+    assert approx.ann is not None and exact.ann is None
+    assert isinstance(approx.vectors, np.ndarray) and approx.vectors.shape == exact.vectors.shape
+    queries = [q["q"] for q in load_queries()][:25]
+    for q in queries:
+        qv = exact.query_vector(q)
+        rows_a, sims_a, how = approx.nearest(qv, 10)
+        rows_e, sims_e, how_e = exact.nearest(qv, 10)
+        assert (how, how_e) == ("hnsw", "exact")
+        assert list(rows_a) == list(rows_e), q
+        assert np.allclose(sims_a, sims_e, atol=1e-6)
+    for q in queries[:8]:
+        for params in ({"q": q, "mode": "semantic"}, {"q": q}, {"q": q, "year": "2021-2023"}):
+            req = parse_request(params | {"limit": 10})
+            a, e = approx.search(req), exact.search(req)
+            assert [h.chunk_id for h in a.hits] == [h.chunk_id for h in e.hits], params
+
+
+def test_filters_stay_exact_with_the_index(ann_db, few_candidates):
+    approx, exact = SearchIndex(ann_db), SearchIndex(ann_db, ann=False)
+    kommun = sorted(set(exact.kommunkod))[0]
+    for q in ("placering av barn", "ekonomiskt bistånd", "personal"):
+        req = parse_request({"q": q, "kommun": kommun, "mode": "semantic", "limit": 10})
+        a = approx.semantic.rank(approx, req, approx.mask(req))
+        e = exact.semantic.rank(exact, req, exact.mask(req))
+        assert a.items == e.items
+        assert all(approx.kommunkod[approx.index_of[cid]] == kommun for cid, _ in a.items)
+
+
+def test_stale_or_foreign_index_is_refused_naming_both_hashes(ann_db, tmp_path):
+    db = tmp_path / "r.db"
+    db.write_bytes(ann_db.read_bytes())
+    expected = ann.read_header(ann.index_path(ann_db))["vectors_sha256"]
+    # an index of other vectors (another build, another database) under the database's name
+    vectors = SearchIndex(ann_db, ann=False).vectors
+    other = ann.write_index(vectors[:-1].copy(), None, ann.index_path(db), passages=len(vectors) - 1)
+    assert other["vectors_sha256"] != expected
+    with pytest.raises(ann.AnnIndexRefused) as err:
+        SearchIndex(db)
+    assert expected in str(err.value) and other["vectors_sha256"] in str(err.value)
+    # not an index at all
+    ann.index_path(db).write_bytes(b"garbage" * 100)
+    with pytest.raises(ann.AnnIndexRefused, match="not a Rapportsök HNSW index"):
+        SearchIndex(db)
+    # the database's own index is accepted again
+    ann.index_path(db).write_bytes(ann.index_path(ann_db).read_bytes())
+    assert SearchIndex(db).ann is not None
+
+
+def test_rebuild_swaps_the_index_with_the_database(ann_db, tmp_path, monkeypatch, few_candidates):
+    db = tmp_path / "r.db"
+    db.write_bytes(ann_db.read_bytes())
+    ann.index_path(db).write_bytes(ann.index_path(ann_db).read_bytes())
+    serving = SearchIndex(db)   # a server holding the old pair (the index memory-mapped)
+    qv = serving.query_vector("familjehem")
+    before = serving.nearest(qv, 10)[0].tolist()
+    inode = ann.index_path(db).stat().st_ino
+    # a leftover of a killed build is removed by the next build
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    leftover = tmp_path / f".r.db.building-{dead.pid}.hnsw"
+    leftover.write_bytes(b"half an index")
+    monkeypatch.setenv("RAPPORTSOK_ANN_ABOVE", "100")
+    result = build(BuildOptions(corpus=CORPUS, db_path=db, cache_dir=EMBED_CACHE, quiet=True))
+    assert not leftover.exists()
+    # same vectors: the index is reused (hard link), not rebuilt, and still matches the new database
+    assert result.ann["reused"] is True
+    assert SearchIndex(db).nearest(qv, 10)[0].tolist() == before
+    assert serving.nearest(qv, 10)[0].tolist() == before   # the old mapping keeps answering
+    assert ann.index_path(db).stat().st_ino == inode
+    # a rebuild below the threshold removes the index together with the database's record of it
+    monkeypatch.setenv("RAPPORTSOK_ANN_ABOVE", "1000000")
+    result = build(BuildOptions(corpus=CORPUS, db_path=db, cache_dir=EMBED_CACHE, quiet=True))
+    assert result.ann is None and not ann.index_path(db).exists()
+    assert SearchIndex(db).ann is None
+    assert serving.nearest(qv, 10)[0].tolist() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.db"]
+
+
+def test_a_filter_that_matches_nothing_gives_no_hits(index):
+    # before: hybrid search with a filter no passage meets failed (KeyError 'admitted')
+    resp = index.search(parse_request({"q": "familjehem", "kommun": "0180", "year": "1990"}))
+    assert resp.hits == [] and resp.total == 0
