@@ -340,14 +340,20 @@ class KeywordSignal:
                 self._understood.popitem(last=False)
         return result
 
-    def matches(self, req, mask: np.ndarray | None, any_word: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def matches(self, req, mask: np.ndarray | None, any_word: bool = False, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Positions (index rows) and BM25 scores of every passage, within the filters, that
         contains the words – best first. Computed once per query and filter (cached): the
         counting function, the result total and the ranking all read this. ``any_word``: the
-        passages with some of the words instead (hybrid ranking only; never counted)."""
+        passages with some of the words instead (hybrid ranking only; never counted).
+        ``limit``: only the best so many (SQLite keeps the top ones; nothing else is read
+        into Python).
+
+        A filter whose passages form one run of ids (a kommun, a kommun and years: the build
+        numbers passages by kommun, year, report) is passed to FTS5 as a rowid range, so only
+        that run's matches are scored; the mask is applied after as before (same rows)."""
         u = self.understand(req)
         expression = u.any_expression if any_word else u.expression
-        key = (expression, _filter_key(req))
+        key = (expression, _filter_key(req), limit)
         with self.index._lock:
             if key in self._matches:
                 return self._matches[key]
@@ -358,9 +364,16 @@ class KeywordSignal:
         conn = self.index.conn()
         deadline = time.monotonic() + (ANY_WORD_TIME_LIMIT_S if any_word else TIME_LIMIT_S)
         conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, PROGRESS_OPS)
+        sql, args = f"select rowid, -bm25(chunks_fts, {w}) as s from chunks_fts where chunks_fts match ?", [expression]
+        run = _one_run(mask, self.index.chunk_ids) if mask is not None else None
+        if run is not None:
+            sql += " and rowid between ? and ?"
+            args += list(run)
+        if limit is not None and (mask is None or run is not None):
+            sql += " order by s desc, rowid limit ?"
+            args.append(int(limit))
         try:
-            rows = conn.execute(f"select rowid, -bm25(chunks_fts, {w}) from chunks_fts where chunks_fts match ?",
-                                [expression]).fetchall()
+            rows = conn.execute(sql, args).fetchall()
         except sqlite3.OperationalError as exc:
             if "interrupted" in str(exc):
                 raise SearchError("q", "sökningen tog för lång tid; förenkla frågan") from None
@@ -403,14 +416,24 @@ class KeywordSignal:
         u = self.understand(req)
         if not u.any_expression:
             return Ranking("any_word", [], {}, weight=0.0)
+        filtered = index.filtered(req)
         try:
-            pos, scores = self.matches(req, mask if index.filtered(req) else None, any_word=True)
+            pos, scores = self.matches(req, mask if filtered else None, any_word=True,
+                                       limit=k if not filtered or _one_run(mask, index.chunk_ids) else None)
         except SearchError:
             # a common word over a large corpus: the search answers without this ranking
             return Ranking("any_word", [], {"stopped": True}, weight=0.0, ms=(time.perf_counter() - t) * 1000)
         items = [(int(index.chunk_ids[p]), float(s)) for p, s in zip(pos[:k], scores[:k])]
         return Ranking("any_word", items, {"total": len(pos)}, weight=ANY_WORD_WEIGHT * u.coverage,
                        ms=(time.perf_counter() - t) * 1000)
+
+
+def _one_run(mask: np.ndarray, chunk_ids: np.ndarray) -> tuple[int, int] | None:
+    """(first id, last id) if the rows in ``mask`` are one contiguous run of rows, else None."""
+    rows = np.flatnonzero(mask)
+    if not len(rows) or rows[-1] - rows[0] + 1 != len(rows):
+        return None
+    return int(chunk_ids[rows[0]]), int(chunk_ids[rows[-1]])
 
 
 def _filter_key(req) -> tuple:
