@@ -49,8 +49,10 @@ PREFIX_MIN_LEN = 5
 SHORTER_STEMS = os.environ.get("RAPPORTSOK_SHORTER_STEMS", "0") != "0"   # README, issue 13
 ANY_WORD_CANDIDATES = 50        # hybrid: passages with some of the words, ranked by BM25
 ANY_WORD_WEIGHT = float(os.environ.get("RAPPORTSOK_ANY_WORD_WEIGHT", "1"))
+ANY_WORD_MAX_POSTINGS = 20_000  # "some of the words" scores at most about this many (term, passage) pairs
 STEMS = "{search_terms section}"
 TERM_RE = re.compile(r'"([^" ]+)"')
+TERM_RE_ANY = re.compile(r'"([^"]+)"')
 
 
 @dataclass
@@ -340,7 +342,8 @@ class KeywordSignal:
                 self._understood.popitem(last=False)
         return result
 
-    def matches(self, req, mask: np.ndarray | None, any_word: bool = False, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def matches(self, req, mask: np.ndarray | None, any_word: bool = False, limit: int | None = None,
+                expression: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Positions (index rows) and BM25 scores of every passage, within the filters, that
         contains the words – best first. Computed once per query and filter (cached): the
         counting function, the result total and the ranking all read this. ``any_word``: the
@@ -351,8 +354,9 @@ class KeywordSignal:
         A filter whose passages form one run of ids (a kommun, a kommun and years: the build
         numbers passages by kommun, year, report) is passed to FTS5 as a rowid range, so only
         that run's matches are scored; the mask is applied after as before (same rows)."""
-        u = self.understand(req)
-        expression = u.any_expression if any_word else u.expression
+        if expression is None:
+            u = self.understand(req)
+            expression = u.any_expression if any_word else u.expression
         key = (expression, _filter_key(req), limit)
         with self.index._lock:
             if key in self._matches:
@@ -417,8 +421,9 @@ class KeywordSignal:
         if not u.any_expression:
             return Ranking("any_word", [], {}, weight=0.0)
         filtered = index.filtered(req)
+        expression = cap_any_expression(u.any_expression, self.vocab.vocab)
         try:
-            pos, scores = self.matches(req, mask if filtered else None, any_word=True,
+            pos, scores = self.matches(req, mask if filtered else None, any_word=True, expression=expression,
                                        limit=k if not filtered or _one_run(mask, index.chunk_ids) else None)
         except SearchError:
             # a common word over a large corpus: the search answers without this ranking
@@ -426,6 +431,49 @@ class KeywordSignal:
         items = [(int(index.chunk_ids[p]), float(s)) for p, s in zip(pos[:k], scores[:k])]
         return Ranking("any_word", items, {"total": len(pos)}, weight=ANY_WORD_WEIGHT * u.coverage,
                        ms=(time.perf_counter() - t) * 1000)
+
+
+def _split_or(expression: str) -> tuple[list[str], str]:
+    """``(A) OR (B) OR (C)`` [``NOT (…)``] → the top-level alternatives and the ``NOT`` tail."""
+    tail = ""
+    depth, quoted, parts, start = 0, False, [], 0
+    if expression.startswith("((") and ") NOT (" in expression:
+        cut = expression.rindex(") NOT (")
+        expression, tail = expression[1:cut], expression[cut + 1:]
+    for i, ch in enumerate(expression):
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and expression.startswith(" OR ", i):
+            parts.append(expression[start:i])
+            start = i + 4
+    parts.append(expression[start:])
+    return [p.strip() for p in parts if p.strip()], tail
+
+
+def cap_any_expression(expression: str, vocab: dict[str, int]) -> str:
+    """The "some of the words" query, without its most common words when together they occur
+    in more than ``ANY_WORD_MAX_POSTINGS`` (word, passage) pairs: BM25 gives such words little
+    weight, and scoring every passage that has one of them dominated hybrid search at 1M
+    passages. The rarest word is always kept. The corpus is far below the cap (same results)."""
+    if not expression:
+        return expression
+    parts, tail = _split_or(expression)
+    cost = [sum(vocab.get(t, 0) for t in TERM_RE_ANY.findall(p)) for p in parts]
+    if len(parts) < 2 or sum(cost) <= ANY_WORD_MAX_POSTINGS:
+        return expression
+    keep = sorted(range(len(parts)), key=lambda i: cost[i])
+    total, kept = 0, []
+    for i in keep:
+        if kept and total + cost[i] > ANY_WORD_MAX_POSTINGS:
+            break
+        kept.append(i)
+        total += cost[i]
+    body = " OR ".join(parts[i] for i in sorted(kept))
+    return f"({body}){tail}" if tail else body
 
 
 def _one_run(mask: np.ndarray, chunk_ids: np.ndarray) -> tuple[int, int] | None:
