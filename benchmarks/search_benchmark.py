@@ -3,14 +3,20 @@
 Prints:
   * build-time embedding throughput (passages/s) on real passages, with the model's
     FLOP estimate per passage beside it;
-  * query latency p50/p95 split into query embedding, vector search, keyword search,
-    fusion and total, for the real database and for synthetic databases of 100k and 1M
-    passages (real passages and vectors replicated, vectors with noise; reports spread
-    over 290 municipalities and ten years), with a filter (kommun + year range) and without;
-  * peak memory (max RSS) of each run, and the recall cost of int8 vectors.
-Each size runs in its own process. Synthetic databases are cached in build/bench/.
+  * query latency p50/p95 split into query embedding, vector search, keyword search (all
+    words), "some of the words", fusion and total, for the real database and for synthetic
+    databases of 100k and 1M passages (real passages and vectors replicated, vectors with
+    noise; reports spread over 290 municipalities and ten years), with a filter (kommun +
+    year range) and without, once with the exact scan ("exact": float32, int8 above 250k)
+    and once with the HNSW index beside the database ("hnsw");
+  * memory: RSS after loading and max RSS of each run, and the load time;
+  * recall@10 against exact float32 search of the int8 scan and of the HNSW index at several
+    candidate counts (``--fetch``), with the HNSW search time per query.
+Each run is its own process. Synthetic databases and their HNSW indexes are cached in
+build/bench/ (the 1M database takes ≈15 minutes and its index longer on a shared machine).
 
-Run: .venv/bin/python benchmarks/search_benchmark.py [--sizes 100000 1000000] [--queries 46]
+Run: .venv/bin/python benchmarks/search_benchmark.py --skip-throughput [--sizes 100000 1000000]
+     [--queries 46] [--vectors exact hnsw] [--fetch 250 500 1000]
 """
 
 from __future__ import annotations
@@ -178,7 +184,9 @@ def latency(db: Path, queries: list[str], filtered: bool, vectors: str) -> dict:
         if filtered:
             params |= {"kommun": codes[i % len(codes)] if len(codes) > 5 else codes[0], "year": "2016-2022"}
         index._query_cache.clear()  # cold query embedding every time
+        cpu = time.process_time()
         resp = index.search(parse_request(params))
+        parts.setdefault("cpu_ms", []).append((time.process_time() - cpu) * 1000)
         for key, ms in resp.timings.items():
             parts.setdefault(key, []).append(ms)
         sem = index.semantic.rank(index, parse_request(params), index.mask(parse_request(params)))
@@ -256,8 +264,8 @@ def main() -> None:
             return
     print(f"belastning (load average) före sökmätningarna: {os.getloadavg()[0]:.1f}\n")
     print("| passager | vektorer | filter | frågeinbäddning p50/p95 ms | vektorsökning p50/p95 | ordsökning (alla ord) p50/p95 | "
-          "några av orden p50/p95 | fusion p50/p95 | totalt p50/p95 | RSS efter laddning MB | max RSS MB | laddning s |")
-    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "några av orden p50/p95 | fusion p50/p95 | totalt p50/p95 | CPU-tid p50/p95 | RSS efter laddning MB | max RSS MB | laddning s |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     runs = [(real, "auto")]
     for n in args.sizes:
         db = with_ann(make_synthetic(n))
@@ -269,7 +277,7 @@ def main() -> None:
             cell = lambda k: f"{p[k][0]:.1f} / {p[k][1]:.1f}" if k in p else "–"
             print(f"| {r['n']:,} | {r['dtype']} | {'kommun + år' if filtered else 'inget'} | {cell('query_embedding_ms')} | "
                   f"{cell('vector_search_ms')} | {cell('keyword_ms')} | {cell('any_word_ms')} | {cell('fusion_ms')} | "
-                  f"{cell('total_ms')} | {r['rss_loaded_mb']:.0f} | {r['max_rss_mb']:.0f} | {r['load_s']:.1f} |", flush=True)
+                  f"{cell('total_ms')} | {cell('cpu_ms')} | {r['rss_loaded_mb']:.0f} | {r['max_rss_mb']:.0f} | {r['load_s']:.1f} |", flush=True)
     for n in args.sizes:
         rec = run_child(make_synthetic(n), False, "recall", min(args.queries, 46), *args.fetch)
         print(f"\nrecall@10 mot exakt float32 vid {n:,} passager: int8-skanning {rec.pop('int8'):.3f}; " + "; ".join(
