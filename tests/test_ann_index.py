@@ -142,3 +142,31 @@ def test_a_filter_that_matches_nothing_gives_no_hits(index):
     # before: hybrid search with a filter no passage meets failed (KeyError 'admitted')
     resp = index.search(parse_request({"q": "familjehem", "kommun": "0180", "year": "1990"}))
     assert resp.hits == [] and resp.total == 0
+
+
+def test_window_vectors_fold_to_their_passage(ann_db, tmp_path, few_candidates):
+    """Several vectors per passage (sentence windows): the index holds them all and a hit on
+    any of them counts for its passage, with the passage's best similarity – as the exact scan."""
+    db = tmp_path / "r.db"
+    db.write_bytes(ann_db.read_bytes())
+    base = SearchIndex(ann_db, ann=False)
+    vecs, n = base.vectors, len(base.chunk_ids)
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("create table chunk_windows (id integer primary key, chunk_id integer, vector blob)")
+        for r in range(0, n, 3):   # every third passage gets a window that leans towards another passage
+            v = vecs[r] + vecs[(r * 7 + 11) % n]
+            conn.execute("insert into chunk_windows (chunk_id, vector) values (?, ?)",
+                         [int(base.chunk_ids[r]), (v / np.linalg.norm(v)).astype("<f4").tobytes()])
+        conn.execute("delete from build_info where key = 'ann_index'")
+    conn.close()
+    record = ann.attach(db, ann.index_path(db), threshold=0)
+    approx, exact = SearchIndex(db), SearchIndex(db, ann=False)
+    assert approx.n_windows == exact.n_windows == len(range(0, n, 3)) and record["vectors"] == n + approx.n_windows
+    for q in [q["q"] for q in load_queries()][:15]:
+        qv = exact.query_vector(q)
+        rows_a, sims_a, how = approx.nearest(qv, 10)
+        rows_e, sims_e, _ = exact.nearest(qv, 10)
+        assert how == "hnsw" and list(rows_a) == list(rows_e), q
+        assert np.allclose(sims_a, sims_e, atol=1e-6)
+        assert len(set(rows_a)) == len(rows_a)   # one hit per passage
