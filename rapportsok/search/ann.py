@@ -159,6 +159,8 @@ def attach(db_path: Path, out: Path, reuse: Path | None = None, threshold: int |
     from .index import CorpusIndex
 
     threshold = ann_above() if threshold is None else threshold
+    if _vector_count(db_path) <= threshold:
+        return None   # counted in SQL first: a small corpus never loads its vectors here
     idx = CorpusIndex(db_path, vector_dtype="float32", ann=False)
     if idx.vectors is None or len(idx.vectors) <= threshold:
         return None
@@ -183,6 +185,16 @@ def attach(db_path: Path, out: Path, reuse: Path | None = None, threshold: int |
         conn.execute("insert or replace into build_info (key, value) values ('ann_index', ?)", [json.dumps(record)])
     conn.close()
     return record
+
+
+def _vector_count(db_path: Path) -> int:
+    conn = sqlite3.connect(db_path)
+    try:
+        tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
+        return sum(conn.execute(f"select count(*) from {t}").fetchone()[0]
+                   for t in ("chunk_embeddings", "chunk_windows") if t in tables)
+    finally:
+        conn.close()
 
 
 class AnnIndex:
