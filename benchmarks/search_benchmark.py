@@ -9,7 +9,9 @@ Prints:
     noise; reports spread over 290 municipalities and ten years), with a filter (kommun +
     year range) and without, once with the exact scan ("exact": float32, int8 above 250k)
     and once with the HNSW index beside the database ("hnsw");
-  * memory: RSS after loading and max RSS of each run, and the load time;
+  * the CPU time of each search (process time: what a search costs when other work shares
+    the two cores; the int8 scan uses both cores, so its CPU time can exceed its wall time);
+  * memory: max RSS after loading and at the end of each run, and the load time;
   * recall@10 against exact float32 search of the int8 scan and of the HNSW index at several
     candidate counts (``--fetch``), with the HNSW search time per query.
 Each run is its own process. Synthetic databases and their HNSW indexes are cached in
