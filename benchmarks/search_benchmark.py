@@ -16,6 +16,9 @@ Prints:
     candidate counts (``--fetch``), with the HNSW search time per query.
 Each run is its own process. Synthetic databases and their HNSW indexes are cached in
 build/bench/ (the 1M database takes ≈15 minutes and its index longer on a shared machine).
+The cached databases carry the model contract they were embedded with: after a change of the
+default runtime (e.g. converter 2 → 3) either delete build/bench/ or run with the old runtime's
+setting (RAPPORTSOK_E5_CONVERTER=2) – the query side must embed as the database did.
 
 Run: .venv/bin/python benchmarks/search_benchmark.py --skip-throughput [--sizes 100000 1000000]
      [--queries 46] [--vectors exact hnsw] [--fetch 250 500 1000]

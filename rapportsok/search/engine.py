@@ -272,12 +272,7 @@ class SearchIndex(CorpusIndex):
             return []
         n = len(ranked)
         found = self.shingles([cid for cid, _ in ranked])
-        arrays = [found.get(cid, _EMPTY) for cid, _ in ranked]
-        lens = np.array([len(a) for a in arrays], dtype=np.int64)
-        hashes = np.concatenate(arrays) if n else _EMPTY
-        owners = np.repeat(np.arange(n, dtype=np.int64), lens)
-        order = np.argsort(hashes, kind="stable")
-        hashes, owners = hashes[order], owners[order]
+        everyone = [found.get(cid, _EMPTY) for cid, _ in ranked]
         parent = list(range(n))
 
         def find(i: int) -> int:
@@ -285,6 +280,27 @@ class SearchIndex(CorpusIndex):
                 parent[i] = parent[parent[i]]
                 i = parent[i]
             return i
+
+        # Exact copies (the same shingles) join the first copy at once, and only one copy of each
+        # text takes part in the pair counting below: k copies of a text would otherwise give
+        # k²/2 pairs per shared shingle (300 copies of a boilerplate passage: millions of pairs).
+        first_copy: dict[bytes, int] = {}
+        reps: list[int] = []
+        for i, a in enumerate(everyone):
+            key = a.tobytes()
+            if len(a) and key in first_copy:
+                parent[i] = first_copy[key]
+            else:
+                first_copy.setdefault(key, i)
+                reps.append(i)
+        rep = np.array(reps, dtype=np.int64)
+        arrays = [everyone[i] for i in reps]
+        m = len(arrays)
+        lens = np.array([len(a) for a in arrays], dtype=np.int64)
+        hashes = np.concatenate(arrays) if m else _EMPTY
+        owners = np.repeat(np.arange(m, dtype=np.int64), lens)
+        order = np.argsort(hashes, kind="stable")
+        hashes, owners = hashes[order], owners[order]
 
         same = hashes[1:] == hashes[:-1]
         if same.any():
@@ -298,10 +314,10 @@ class SearchIndex(CorpusIndex):
                 firsts.append(seg[a])
                 seconds.append(seg[b])
             a, b = np.concatenate(firsts), np.concatenate(seconds)
-            keys, shared = np.unique(np.minimum(a, b) * n + np.maximum(a, b), return_counts=True)
-            i, j = keys // n, keys % n
+            keys, shared = np.unique(np.minimum(a, b) * m + np.maximum(a, b), return_counts=True)
+            i, j = keys // m, keys % m
             near = shared / np.minimum(lens[i], lens[j]) >= DUPLICATE_CONTAINMENT
-            for x, y in sorted(zip(j[near].tolist(), i[near].tolist())):
+            for x, y in sorted(zip(rep[j[near]].tolist(), rep[i[near]].tolist())):
                 rx, ry = find(x), find(y)
                 if rx != ry:
                     parent[max(rx, ry)] = min(rx, ry)  # the better-ranked copy represents the group
