@@ -21,7 +21,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import yaml
 from datasette.app import Datasette
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,15 +29,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from load_check import MIX, Workload  # noqa: E402
 from rapportsok import paths  # noqa: E402
+from rapportsok.cli import datasette_kwargs  # noqa: E402
 
 KINDS = [k for k, _ in MIX] + ["rapport-lång", "amne"]
 
 
 def datasette_for(db: Path) -> Datasette:
-    metadata = yaml.safe_load(paths.metadata_path().read_text(encoding="utf-8"))
-    return Datasette(immutables=[str(db)], metadata=metadata, plugins_dir=str(paths.plugins_dir()),
-                     template_dir=str(paths.site_dir() / "templates"),
-                     static_mounts=[("static", str(paths.site_dir() / "static"))], settings={"sql_time_limit_ms": 3000})
+    return Datasette(**datasette_kwargs(db, settings={"sql_time_limit_ms": 3000}))
 
 
 def request_of(work: Workload, kind: str, rng: random.Random):

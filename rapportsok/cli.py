@@ -126,14 +126,16 @@ def datasette_command(db: Path) -> list[str]:
     ] + [a for name, value in DATASETTE_SETTINGS.items() for a in ("--setting", name, str(value))]
 
 
-def datasette_kwargs(db: Path) -> dict:
+def datasette_kwargs(db: Path, settings: dict | None = None) -> dict:
     """The same site as :func:`datasette_command`, as arguments of ``datasette.app.Datasette``
-    (for :mod:`rapportsok.asgi`, which runs it in several processes)."""
+    (for :mod:`rapportsok.asgi`, which runs it in several processes, and for the tests and
+    benchmarks, which may pass their own ``settings`` instead of ``DATASETTE_SETTINGS``)."""
     import yaml
 
     return {"immutables": [str(db)], "metadata": yaml.safe_load(paths.metadata_path().read_text(encoding="utf-8")),
             "plugins_dir": str(paths.plugins_dir()), "template_dir": str(paths.site_dir() / "templates"),
-            "static_mounts": [("static", str(paths.site_dir() / "static"))], "settings": dict(DATASETTE_SETTINGS)}
+            "static_mounts": [("static", str(paths.site_dir() / "static"))],
+            "settings": dict(DATASETTE_SETTINGS if settings is None else settings)}
 
 
 def workers_command(db: Path, host: str, port: int, workers: int) -> tuple[list[str], dict]:

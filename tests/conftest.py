@@ -7,10 +7,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import yaml
 from datasette.app import Datasette
 
-from rapportsok import paths
+from rapportsok.cli import datasette_kwargs
 from rapportsok.build import BuildOptions, build
 from rapportsok.search import SearchIndex
 
@@ -94,11 +93,6 @@ def source_text(name: str) -> str:
 @pytest.fixture(scope="session")
 async def ds(built_db):
     """The site as Datasette serves it (plugins, templates, metadata), on the session database."""
-    metadata = yaml.safe_load(paths.metadata_path().read_text(encoding="utf-8"))
-    datasette = Datasette(
-        immutables=[str(built_db)], metadata=metadata, plugins_dir=str(paths.plugins_dir()),
-        template_dir=str(paths.site_dir() / "templates"), static_mounts=[("static", str(paths.site_dir() / "static"))],
-        settings={"sql_time_limit_ms": 3000},
-    )
+    datasette = Datasette(**datasette_kwargs(built_db, settings={"sql_time_limit_ms": 3000}))
     await datasette.invoke_startup()
     return datasette

@@ -8,10 +8,9 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 from datasette.app import Datasette
 
-from rapportsok import paths
+from rapportsok.cli import datasette_kwargs
 
 PREFIX = "/prefix/"
 PAGES = ["/", "/sok?q=familjehem", "/rapport/nacka-2023-t2-tertialbokslut?passage=3&q=familjehem",
@@ -20,12 +19,7 @@ PAGES = ["/", "/sok?q=familjehem", "/rapport/nacka-2023-t2-tertialbokslut?passag
 
 @pytest.fixture(scope="module")
 async def ds_prefixed(built_db):
-    metadata = yaml.safe_load(paths.metadata_path().read_text(encoding="utf-8"))
-    datasette = Datasette(
-        immutables=[str(built_db)], metadata=metadata, plugins_dir=str(paths.plugins_dir()),
-        template_dir=str(paths.site_dir() / "templates"), static_mounts=[("static", str(paths.site_dir() / "static"))],
-        settings={"sql_time_limit_ms": 3000, "base_url": PREFIX},
-    )
+    datasette = Datasette(**datasette_kwargs(built_db, settings={"sql_time_limit_ms": 3000, "base_url": PREFIX}))
     await datasette.invoke_startup()
     return datasette
 

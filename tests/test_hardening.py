@@ -5,17 +5,13 @@ import shutil
 import time
 
 import pytest
-import yaml
 from datasette.app import Datasette
 
-from rapportsok import paths
+from rapportsok.cli import datasette_kwargs
 
 
 def _datasette(db_path):
-    metadata = yaml.safe_load(paths.metadata_path().read_text(encoding="utf-8"))
-    return Datasette(immutables=[str(db_path)], metadata=metadata, plugins_dir=str(paths.plugins_dir()),
-                     template_dir=str(paths.site_dir() / "templates"),
-                     static_mounts=[("static", str(paths.site_dir() / "static"))], settings={"sql_time_limit_ms": 3000})
+    return Datasette(**datasette_kwargs(db_path, settings={"sql_time_limit_ms": 3000}))
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,14 @@
 """A kommun that is inferred rather than printed is shown to users as inferred, with the evidence (issue 15)."""
 
 import pytest
-import yaml
 from datasette.app import Datasette
 
-from rapportsok import paths
+from rapportsok.cli import datasette_kwargs
 
 
 @pytest.fixture(scope="module")
 async def ds(built_db):
-    metadata = yaml.safe_load(paths.metadata_path().read_text(encoding="utf-8"))
-    datasette = Datasette(immutables=[str(built_db)], metadata=metadata, plugins_dir=str(paths.plugins_dir()),
-                          template_dir=str(paths.site_dir() / "templates"),
-                          static_mounts=[("static", str(paths.site_dir() / "static"))])
+    datasette = Datasette(**datasette_kwargs(built_db, settings={}))
     await datasette.invoke_startup()
     return datasette
 

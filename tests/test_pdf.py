@@ -404,14 +404,11 @@ def test_add_copies_the_pdf_and_appends_a_validated_manifest_row(tmp_path):
 
 @pytest.fixture(scope="module")
 async def pdf_site(pdf_build):
-    import yaml
     from datasette.app import Datasette
 
-    from rapportsok import paths
+    from rapportsok.cli import datasette_kwargs
 
-    metadata = yaml.safe_load(paths.metadata_path().read_text(encoding="utf-8"))
-    ds = Datasette(immutables=[str(pdf_build[0])], metadata=metadata, plugins_dir=str(paths.plugins_dir()),
-                   template_dir=str(paths.site_dir() / "templates"), static_mounts=[("static", str(paths.site_dir() / "static"))])
+    ds = Datasette(**datasette_kwargs(pdf_build[0], settings={}))
     await ds.invoke_startup()
     return ds
 

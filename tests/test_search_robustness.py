@@ -7,13 +7,11 @@ import io
 import time
 
 import pytest
-import yaml
 from click.testing import CliRunner
 from datasette.app import Datasette
 
-from rapportsok import paths
 from rapportsok.build import BuildOptions, build
-from rapportsok.cli import main
+from rapportsok.cli import datasette_kwargs, main
 from tests.conftest import EMBED_CACHE
 from tests.test_site import get  # the site fixture `ds` is in conftest
 
@@ -21,10 +19,7 @@ REMOVED = "nacka-2023-t2-tertialbokslut"
 
 
 def _site(db) -> Datasette:
-    metadata = yaml.safe_load(paths.metadata_path().read_text(encoding="utf-8"))
-    return Datasette(immutables=[str(db)], metadata=metadata, plugins_dir=str(paths.plugins_dir()),
-                     template_dir=str(paths.site_dir() / "templates"),
-                     static_mounts=[("static", str(paths.site_dir() / "static"))], settings={"sql_time_limit_ms": 3000})
+    return Datasette(**datasette_kwargs(db, settings={"sql_time_limit_ms": 3000}))
 
 
 # -- 16.1: a rebuild while the site serves --------------------------------------------------------
