@@ -130,17 +130,8 @@ def _retrying(handler):
 
 def _response_cache(index: SearchIndex) -> ResponseCache:
     """The finished responses of this index's build (a new build loads a new index: an empty cache)."""
-    cache = getattr(index, "response_cache", None)
-    if cache is None:
-        with _LOADING_CACHE:
-            cache = getattr(index, "response_cache", None)
-            if cache is None:
-                mb = float(os.environ.get("RAPPORTSOK_RESPONSE_CACHE_MB", "48"))
-                cache = index.response_cache = ResponseCache(max_bytes=int(mb * 1024 * 1024))
-    return cache
-
-
-_LOADING_CACHE = threading.Lock()
+    mb = float(os.environ.get("RAPPORTSOK_RESPONSE_CACHE_MB", "48"))
+    return web.per_build(index, "responses", lambda: ResponseCache(max_bytes=int(mb * 1024 * 1024)))
 
 
 def _cached(handler, vary: tuple[str, ...] = ()):

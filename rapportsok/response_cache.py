@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any, Callable
 
 DEFAULT_MAX_BYTES = 48 * 1024 * 1024
 MAX_ENTRY_BYTES = 1024 * 1024
@@ -28,29 +29,63 @@ class Stored:
     headers: tuple[tuple[str, str], ...]
 
 
+class BoundedLRU:
+    """A thread-safe mapping bounded by the total ``size_of`` its values, least recently used
+    out first (the per-build caches of responses, reader pages and batch rows)."""
+
+    def __init__(self, max_size: int, size_of: Callable[[Any], int]):
+        self.max_size = max_size
+        self.size_of = size_of
+        self.size = 0
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key, value, replace: bool = False) -> None:
+        """Keep ``value`` (an existing value stays unless ``replace``), then drop the least
+        recently used until the total size fits."""
+        with self._lock:
+            if key in self._items:
+                if not replace:
+                    return
+                self.size -= self.size_of(self._items.pop(key))
+            self._items[key] = value
+            self.size += self.size_of(value)
+            while self.size > self.max_size:
+                _, dropped = self._items.popitem(last=False)
+                self.size -= self.size_of(dropped)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class ResponseCache:
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, seen: int = 20_000):
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple, Stored] = OrderedDict()
+        self._entries = BoundedLRU(max_bytes, _stored_size)
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._seen_max = seen
-        self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
     def get(self, key: tuple) -> Stored | None:
+        found = self._entries.get(key)
         with self._lock:
-            found = self._entries.get(key)
             if found is None:
                 self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return found
+            else:
+                self.hits += 1
+        return found
 
     def put(self, key: tuple, value: Stored) -> bool:
         """Store ``value`` if ``key`` was asked for before (and it fits); True if stored."""
-        size = len(value.body) + 200
+        size = _stored_size(value)
         if size > MAX_ENTRY_BYTES or size > self.max_bytes:
             return False
         h = hash(key)
@@ -60,19 +95,16 @@ class ResponseCache:
                 if len(self._seen) > self._seen_max:
                     self._seen.popitem(last=False)
                 return False
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._bytes -= len(old.body) + 200
-            self._entries[key] = value
-            self._bytes += size
-            while self._bytes > self.max_bytes:
-                _, dropped = self._entries.popitem(last=False)
-                self._bytes -= len(dropped.body) + 200
-            return True
+        self._entries.put(key, value, replace=True)
+        return True
 
     @property
     def size_bytes(self) -> int:
-        return self._bytes
+        return self._entries.size
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _stored_size(value: Stored) -> int:
+    return len(value.body) + 200

@@ -15,6 +15,7 @@ import json
 import math
 import re
 import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +25,7 @@ from markupsafe import Markup
 
 from . import exports
 from .errors import RapportsokError, SearchError
+from .response_cache import BoundedLRU
 from .query import MAX_EXPORT_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS, SearchRequest, parse_request, single_values
 from .search import SearchIndex, SearchResponse, highlight_spans
 from .search import counting, urls
@@ -182,11 +184,18 @@ url_with = urls.with_params
 
 
 def per_build(index: SearchIndex, name: str, compute):
-    """``compute()`` once per loaded index (one build: a rebuild loads a new index), then reused."""
+    """``compute()`` once per loaded index (one build: a rebuild loads a new index), then reused.
+    Two threads arriving at once may both compute, but both get the one value kept (so a cache
+    made here is shared by every thread)."""
     memo = index.__dict__.setdefault("_per_build", {})
     if name not in memo:
-        memo[name] = compute()
+        value = compute()
+        with _PER_BUILD_LOCK:
+            memo.setdefault(name, value)
     return memo[name]
+
+
+_PER_BUILD_LOCK = threading.Lock()
 
 
 def filter_options(index: SearchIndex) -> dict:
@@ -455,23 +464,12 @@ BATCH_ROWS_CACHED = 20_000   # rows of batch queries kept per build (≈ 40 MB a
 def batch_query_rows(index: SearchIndex, q: str, n: int, mode: str, base_url: str = "") -> list[dict]:
     """The rows of one query of a batch: its hits, then its counts per kommun and per kommun × år
     (the last BATCH_ROWS_CACHED rows are kept per build: the same query gives the same rows)."""
-    import threading
-    from collections import OrderedDict
-
-    state = per_build(index, "batch_rows", lambda: {"lock": threading.Lock(), "rows": OrderedDict(), "n": 0})
+    cache = per_build(index, "batch_rows", lambda: BoundedLRU(BATCH_ROWS_CACHED, len))
     key = (q, n, mode, base_url)
-    with state["lock"]:
-        found = state["rows"].get(key)
-        if found is not None:
-            state["rows"].move_to_end(key)
-            return [dict(r) for r in found]
-    rows = _batch_query_rows(index, q, n, mode, base_url)
-    with state["lock"]:
-        if key not in state["rows"]:
-            state["rows"][key] = rows
-            state["n"] += len(rows)
-        while state["n"] > BATCH_ROWS_CACHED:
-            state["n"] -= len(state["rows"].popitem(last=False)[1])
+    rows = cache.get(key)
+    if rows is None:
+        rows = _batch_query_rows(index, q, n, mode, base_url)
+        cache.put(key, rows)
     return [dict(r) for r in rows]
 
 
@@ -553,28 +551,18 @@ READER_CACHE_CHARS = 16_000_000   # report text kept as built reader pages, per 
 
 def _reader_cached(index: SearchIndex, conn: sqlite3.Connection, report_id: str) -> dict | None:
     """:func:`_reader` of a report, kept per build (least recently read out first, bounded by text size)."""
-    import threading
-    from collections import OrderedDict
-
-    state = per_build(index, "reader", lambda: {"lock": threading.Lock(), "pages": OrderedDict(), "chars": 0})
-    with state["lock"]:
-        found = state["pages"].get(report_id)
-        if found is not None:
-            state["pages"].move_to_end(report_id)
-            return found
+    cache = per_build(index, "reader", lambda: BoundedLRU(READER_CACHE_CHARS, _reader_chars))
+    found = cache.get(report_id)
+    if found is not None:
+        return found
     base = _reader(conn, report_id)
-    if base is None:
-        return None
-    size = len(base["report"]["text"] or "")
-    if size <= READER_CACHE_CHARS // 4:
-        with state["lock"]:
-            if report_id not in state["pages"]:
-                state["pages"][report_id] = base
-                state["chars"] += size
-            while state["chars"] > READER_CACHE_CHARS:
-                _, old = state["pages"].popitem(last=False)
-                state["chars"] -= len(old["report"]["text"] or "")
+    if base is not None and _reader_chars(base) <= READER_CACHE_CHARS // 4:
+        cache.put(report_id, base)
     return base
+
+
+def _reader_chars(page: dict) -> int:
+    return len(page["report"]["text"] or "")
 
 
 def _reader(conn: sqlite3.Connection, report_id: str) -> dict | None:
