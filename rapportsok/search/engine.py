@@ -58,6 +58,8 @@ ANY_WORD = os.environ.get("RAPPORTSOK_ANY_WORD", "1") != "0"
 # next report's (0 = off; README, issue 13)
 PER_REPORT = int(os.environ.get("RAPPORTSOK_PER_REPORT", "0"))
 DIVERSITY_WINDOW = int(os.environ.get("RAPPORTSOK_DIVERSITY_WINDOW", "20"))
+
+
 def _kind_weights(spec: str) -> dict[str, dict[str, float]]:
     """``"number:keyword=1.5,semantic=0.5;sentence:any_word=2"`` → {kind: {ranking: factor}}."""
     out: dict[str, dict[str, float]] = {}
