@@ -161,3 +161,55 @@ def test_window_vectors_fold_to_their_passage(ann_db, few_candidates):
         assert how == "hnsw" and list(rows_a) == list(rows_e), q
         assert np.allclose(sims_a, sims_e, atol=1e-6)
         assert len(set(rows_a)) == len(rows_a)   # one hit per passage
+
+
+def test_copies_point_to_the_first_identical_vector():
+    rng = np.random.default_rng(1)
+    v = rng.normal(size=(500, 16)).astype(np.float32)
+    v[[7, 90, 300]] = v[3]
+    v[[401, 402]] = v[250]
+    v[499] = v[498] + np.float32(1e-6)          # close but not identical: its own vector
+    rep = ann.copies(v)
+    brute = np.array([next(j for j in range(i + 1) if np.array_equal(v[j], v[i])) for i in range(len(v))])
+    assert np.array_equal(rep, brute)
+    assert rep[300] == 3 and rep[402] == 250 and rep[499] == 499
+
+
+def test_identical_vectors_are_stored_once_and_found_as_the_exact_scan_finds_them(ann_db, tmp_path, few_candidates):
+    """Boilerplate repeated across reports gives bit-identical vectors. The graph holds each once
+    (thousands of identical points trap HNSW's greedy search in their clique); the copy table
+    gives every copy its first's exact score, so the hits – ties included, lower row first – are
+    exactly the exact scan's."""
+    db = tmp_path / "r.db"
+    db.write_bytes(ann_db.read_bytes())
+    conn = sqlite3.connect(db)
+    ids = [r[0] for r in conn.execute("select chunk_id from chunk_embeddings order by chunk_id")]
+    blob = dict(conn.execute("select chunk_id, vector from chunk_embeddings"))
+    a, b = ids[5], ids[100]
+    with conn:   # 40 passages carry passage a's vector, 25 passage b's (a boilerplate paragraph)
+        conn.executemany("update chunk_embeddings set vector = ? where chunk_id = ?",
+                         [(blob[a], c) for c in ids[20:60]] + [(blob[b], c) for c in ids[150:175]])
+    conn.close()
+    record = ann.attach(db, ann.index_path(db), threshold=100)
+    exact = SearchIndex(db, ann=False)
+    distinct = len(np.unique(exact.vectors, axis=0))
+    assert record["graph_vectors"] == distinct and record["copies"] == len(exact.vectors) - distinct >= 65
+    approx = SearchIndex(db)
+    assert approx.ann is not None and len(approx.ann.graph) == distinct
+    row_a = exact.index_of[a]
+    qvs = [exact.vectors[row_a].copy(), exact.vectors[exact.index_of[b]].copy()]
+    qvs += [exact.query_vector(q["q"]) for q in load_queries()[:15]]
+    for qv in qvs:
+        for k in (1, 5, 10):
+            rows_a, sims_a, how = approx.nearest(qv, k)
+            rows_e, sims_e, _ = exact.nearest(qv, k)
+            assert how == "hnsw" and list(rows_a) == list(rows_e)
+            assert np.allclose(sims_a, sims_e, atol=1e-6)
+    # the query equal to the boilerplate vector: its copies tie, and the lowest rows come first
+    copy_rows = sorted([row_a] + [exact.index_of[c] for c in ids[20:60]])
+    assert list(exact.nearest(qvs[0], 10)[0]) == copy_rows[:10]
+    # filters stay exact over the copies
+    req = parse_request({"q": "placering av barn", "year": "2021-2023", "mode": "semantic", "limit": 10})
+    for qv in qvs[:2]:
+        mask = exact.mask(req)
+        assert list(approx.nearest(qv, 10, mask)[0]) == list(exact.nearest(qv, 10, mask)[0])

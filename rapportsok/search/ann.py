@@ -8,7 +8,13 @@ Above it the build writes ``<database>.hnsw`` beside the database, one file:
   the server memory-maps them instead of loading the vectors from SQLite, and scores ANN
   candidates and filtered rows with them exactly;
 * a usearch HNSW graph over int8 copies of the vectors (scaled per row, cosine metric),
-  memory-mapped with ``Index.view``.
+  memory-mapped with ``Index.view``;
+* identical vectors once: the graph holds the first of each set of bit-identical vectors
+  (boilerplate repeated across monthly reports, a passage and its one-sentence window), and a
+  copy table lists the others. A query scores the graph's candidates exactly and gives every
+  copy its first's score, so copies are found exactly as the exact scan finds them. (Thousands
+  of identical points in an HNSW graph link mostly to each other and trap the greedy search in
+  their clique; measured in the README, "Benchmarks".)
 
 The database records the same SHA-256 in ``build_info`` (key ``ann_index``). The server refuses
 an index whose hash differs (stale: from another build; foreign: from another database) with a
@@ -34,6 +40,7 @@ import numpy as np
 from ..errors import RapportsokError
 
 MAGIC = b"RAPPORTSOK-HNSW\x01"
+FORMAT = 2            # 2: identical vectors stored once in the graph, with a copy table
 ALIGN = 4096
 ANN_ABOVE = 200_000   # vectors; measured in benchmarks/search_benchmark.py (README, "Scale")
 CONNECTIVITY = 32     # HNSW links per node (16 lost recall on near-duplicate passages)
@@ -53,6 +60,10 @@ def _usearch_index():
     from usearch.index import Index
 
     return Index
+
+
+RECORD = ("vectors_sha256", "vectors", "passages", "dimensions", "connectivity", "expansion_add",
+          "graph_vectors", "copies")   # the header fields recorded in the database's build_info
 
 
 def ann_above() -> int:
@@ -89,6 +100,30 @@ def quantise(vectors: np.ndarray) -> np.ndarray:
     return np.round(v / peak * 127).astype(np.int8)
 
 
+def copies(vectors: np.ndarray) -> np.ndarray:
+    """For each vector, the number of the first vector bit-identical to it (itself if none
+    before it). Rows are hashed to 64 bits (integer arithmetic on their bytes, so equal rows
+    always hash equal); rows sharing a hash are compared byte for byte before joining."""
+    n, dim = vectors.shape
+    rng = np.random.default_rng(20261125)
+    mult = rng.integers(1, 2 ** 63, dim, dtype=np.uint64) | np.uint64(1)
+    fp = np.empty(n, dtype=np.uint64)
+    step = 50_000
+    with np.errstate(over="ignore"):
+        for i in range(0, n, step):
+            words = np.ascontiguousarray(vectors[i: i + step], dtype="<f4").view("<u4").astype(np.uint64)
+            words ^= words >> np.uint64(7)
+            fp[i: i + step] = (words * mult).sum(axis=1, dtype=np.uint64)
+    _, first, inverse = np.unique(fp, return_index=True, return_inverse=True)
+    rep = first[inverse.reshape(-1)].astype(np.int64)
+    dup = np.flatnonzero(rep != np.arange(n))
+    for i in range(0, len(dup), step):   # a hash collision keeps its row apart
+        d = dup[i: i + step]
+        same = (np.asarray(vectors[d]) == np.asarray(vectors[rep[d]])).all(axis=1)
+        rep[d[~same]] = d[~same]
+    return rep
+
+
 def read_header(path: Path) -> dict:
     with open(path, "rb") as f:
         head = f.read(len(MAGIC) + 8)
@@ -112,24 +147,39 @@ def write_index(vectors: np.ndarray, vector_row: np.ndarray | None, path: Path, 
     t = time.perf_counter()
     digest = digest or vectors_hash(vectors, vector_row)
     n, dim = vectors.shape
+    rep = copies(vectors)
+    distinct = np.flatnonzero(rep == np.arange(n))
+    dup = np.flatnonzero(rep != np.arange(n))
+    dup = dup[np.argsort(rep[dup], kind="stable")]          # copies grouped by their first, in order
+    copy_keys, copy_counts = np.unique(rep[dup], return_counts=True)
+    copy_starts = np.zeros(len(copy_keys) + 1, dtype="<i8")
+    np.cumsum(copy_counts, out=copy_starts[1:])
     graph = Index(ndim=dim, metric="cos", dtype="i8", connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD)
     step = 100_000
-    for i in range(0, n, step):
-        graph.add(np.arange(i, min(n, i + step), dtype=np.uint64), quantise(vectors[i: i + step]),
-                  threads=os.cpu_count() or 1)
+    for i in range(0, len(distinct), step):
+        keys = distinct[i: i + step]
+        graph.add(keys.astype(np.uint64), quantise(vectors[keys]), threads=os.cpu_count() or 1)
     blob = graph.save()
     rows = np.arange(n, dtype="<i4") if vector_row is None else np.asarray(vector_row, dtype="<i4")
-    header = {"format": 1, "vectors_sha256": digest, "vectors": n, "passages": passages, "dimensions": dim,
-              "metric": "cos", "graph_dtype": "i8", "connectivity": CONNECTIVITY, "expansion_add": EXPANSION_ADD}
+    header = {"format": FORMAT, "vectors_sha256": digest, "vectors": n, "passages": passages, "dimensions": dim,
+              "metric": "cos", "graph_dtype": "i8", "connectivity": CONNECTIVITY, "expansion_add": EXPANSION_ADD,
+              "graph_vectors": len(distinct), "copies": len(dup), "copy_keys": len(copy_keys)}
     # offsets depend on the header's own length: reserve a fixed-size header block
     header_block = ALIGN
     matrix_offset = header_block
     rows_offset = matrix_offset + n * dim * 4
     rows_offset += (-rows_offset) % ALIGN
-    graph_offset = rows_offset + n * 4
+    keys_offset = rows_offset + n * 4
+    keys_offset += (-keys_offset) % ALIGN
+    starts_offset = keys_offset + len(copy_keys) * 4
+    starts_offset += (-starts_offset) % ALIGN
+    members_offset = starts_offset + len(copy_starts) * 8
+    members_offset += (-members_offset) % ALIGN
+    graph_offset = members_offset + len(dup) * 4
     graph_offset += (-graph_offset) % ALIGN
-    header |= {"matrix_offset": matrix_offset, "vector_row_offset": rows_offset, "graph_offset": graph_offset,
-               "graph_bytes": len(blob)}
+    header |= {"matrix_offset": matrix_offset, "vector_row_offset": rows_offset, "copy_keys_offset": keys_offset,
+               "copy_starts_offset": starts_offset, "copy_members_offset": members_offset,
+               "graph_offset": graph_offset, "graph_bytes": len(blob)}
     text = json.dumps(header).encode("utf-8")
     if len(MAGIC) + 8 + len(text) > header_block:
         raise RapportsokError("HNSW header too long")
@@ -141,11 +191,16 @@ def write_index(vectors: np.ndarray, vector_row: np.ndarray | None, path: Path, 
         _pad(f)
         f.write(rows.tobytes())
         _pad(f)
+        f.write(copy_keys.astype("<i4").tobytes())
+        _pad(f)
+        f.write(copy_starts.tobytes())
+        _pad(f)
+        f.write(dup.astype("<i4").tobytes())
+        _pad(f)
         f.write(blob)
         f.flush()
         os.fsync(f.fileno())
-    return {k: header[k] for k in ("vectors_sha256", "vectors", "passages", "dimensions", "connectivity",
-                                   "expansion_add")} | {"seconds": round(time.perf_counter() - t, 1)}
+    return {k: header[k] for k in RECORD} | {"seconds": round(time.perf_counter() - t, 1)}
 
 
 def attach(db_path: Path, out: Path, reuse: Path | None = None, threshold: int | None = None) -> dict | None:
@@ -175,8 +230,7 @@ def attach(db_path: Path, out: Path, reuse: Path | None = None, threshold: int |
             old = {}
         if old.get("vectors_sha256") == digest:
             os.link(reuse, out)
-            record = {k: old[k] for k in ("vectors_sha256", "vectors", "passages", "dimensions", "connectivity",
-                                          "expansion_add")} | {"seconds": 0.0, "reused": True}
+            record = {k: old[k] for k in RECORD if k in old} | {"seconds": 0.0, "reused": True}
     if record is None:
         record = write_index(vectors, vector_row, out, passages=len(idx.chunk_ids), digest=digest)
     del idx, vectors
@@ -219,18 +273,44 @@ class AnnIndex:
         self._mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
         self.vectors = np.frombuffer(self._mm, dtype="<f4", count=n * dim, offset=header["matrix_offset"]).reshape(n, dim)
         self.vector_row = np.frombuffer(self._mm, dtype="<i4", count=n, offset=header["vector_row_offset"])
+        # the copy table (format 2): vectors identical to an earlier one, which the graph leaves out
+        m = header.get("copy_keys", 0)
+        self.copy_keys = np.frombuffer(self._mm, dtype="<i4", count=m, offset=header["copy_keys_offset"]) if m else None
+        self.copy_starts = np.frombuffer(self._mm, dtype="<i8", count=m + 1, offset=header["copy_starts_offset"]) if m else None
+        self.copy_members = np.frombuffer(self._mm, dtype="<i4", count=header["copies"],
+                                          offset=header["copy_members_offset"]) if m else None
         self.graph = Index(ndim=dim, metric="cos", dtype="i8")
         start = header["graph_offset"]
         self.graph.view(memoryview(self._mm)[start: start + header["graph_bytes"]])
-        if len(self.graph) != n:
-            raise AnnIndexRefused(f"{self.path}: HNSW graph holds {len(self.graph)} vectors, header says {n}")
+        graph_vectors = header.get("graph_vectors", n)
+        if len(self.graph) != graph_vectors:
+            raise AnnIndexRefused(f"{self.path}: HNSW graph holds {len(self.graph)} vectors, header says {graph_vectors}")
 
     def candidates(self, qv: np.ndarray, count: int) -> np.ndarray:
-        """Vector numbers of about the ``count`` nearest vectors (approximate), sorted."""
-        count = min(count, len(self.vectors))
+        """Vector numbers of about the ``count`` nearest distinct vectors (approximate), sorted."""
+        count = min(count, len(self.graph))
         self.graph.expansion_search = count
         keys = self.graph.search(quantise(qv)[0], count, threads=1).keys
         return np.sort(keys.astype(np.int64))
+
+    def scored(self, qv: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The graph's ``count`` candidates and all their copies: vector numbers and exact
+        float32 similarities (a copy has its first's score: the same bits, scored once)."""
+        keys = self.candidates(qv, count)
+        sims = self.vectors[keys] @ qv
+        if self.copy_keys is None or not len(keys):
+            return keys, sims
+        pos = np.minimum(np.searchsorted(self.copy_keys, keys), len(self.copy_keys) - 1)
+        has = np.flatnonzero(self.copy_keys[pos] == keys)
+        if not len(has):
+            return keys, sims
+        starts, ends = self.copy_starts[pos[has]], self.copy_starts[pos[has] + 1]
+        counts = ends - starts
+        offsets = np.zeros(len(has), dtype=np.int64)
+        np.cumsum(counts[:-1], out=offsets[1:])
+        idx = np.repeat(starts - offsets, counts) + np.arange(int(counts.sum()), dtype=np.int64)
+        members = self.copy_members[idx].astype(np.int64)
+        return np.concatenate([keys, members]), np.concatenate([sims, np.repeat(sims[has], counts)])
 
 
 def fetch_count(k: int, selected: int, rows: int, vectors: int) -> int:

@@ -310,13 +310,11 @@ class CorpusIndex:
         else:
             rows = np.flatnonzero(mask)
             sims = self.similarities(qv, rows)
-        top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.argsort(-sims[top], kind="stable")]
+        top = _top(sims, k)
         return (top if rows is None else rows[top]), sims[top], "exact"
 
     def _ann_nearest(self, qv: np.ndarray, k: int, mask: np.ndarray | None, fetch: int):
-        keys = self.ann.candidates(qv, fetch)
-        sims = self.vectors[keys] @ qv                       # exact float32 scores of the candidates
+        keys, sims = self.ann.scored(qv, fetch)              # exact float32 scores, copies included
         rows = self.vector_row[keys].astype(np.int64)
         if mask is not None:
             keep = mask[rows]
@@ -329,7 +327,7 @@ class CorpusIndex:
             rows, sims = rows[first], sims[first]
         if len(rows) < k:
             return None
-        top = np.argsort(-sims, kind="stable")[:k]
+        top = np.lexsort((rows, -sims))[:k]                 # ties: the lower row first, as the exact scan
         return rows[top], sims[top]
 
     def embedder(self) -> Embedder:
@@ -396,6 +394,15 @@ class CorpusIndex:
     def filtered(self, req: SearchRequest) -> bool:
         return bool(req.kommunkoder or req.year_from is not None or req.year_to is not None or req.report_types
                     or req.kind or req.report_id or (req.topics and self.topic_table))
+
+
+def _top(sims: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` largest ``sims``, best first; equal values: the lower position first
+    (so identical vectors rank the same way whichever search found them)."""
+    kth = np.partition(sims, len(sims) - k)[len(sims) - k]
+    above = np.flatnonzero(sims > kth)
+    top = np.concatenate([above, np.flatnonzero(sims == kth)[: k - len(above)]])
+    return top[np.lexsort((top, -sims[top]))]
 
 
 def _build_info(conn: sqlite3.Connection, key: str):
