@@ -13,7 +13,12 @@ Prints:
     the two cores; the int8 scan uses both cores, so its CPU time can exceed its wall time);
   * memory: max RSS after loading and at the end of each run, and the load time;
   * recall@10 against exact float32 search of the int8 scan and of the HNSW index at several
-    candidate counts (``--fetch``), with the HNSW search time per query.
+    candidate counts (``--fetch``), with the HNSW search time per query: strict (the share of the
+    exact top 10 returned) and within ε of the exact 10th similarity, and the queries that found
+    none of the exact top 10;
+  * ``--mix 1000000``: the same HNSW recall on realistic synthetic vectors (each mixes 2–3 real
+    vectors plus noise; 2 % boilerplate copies), vectors only, cached in build/bench-mix/ – the
+    replicated databases hold ≈4 400 noisy copies of each passage, a structure no real corpus has.
 Each run is its own process. Synthetic databases and their HNSW indexes are cached in
 build/bench/ (the 1M database takes ≈15 minutes and its index longer on a shared machine).
 The cached databases carry the model contract they were embedded with: after a change of the
@@ -22,6 +27,7 @@ setting (RAPPORTSOK_E5_CONVERTER=2) – the query side must embed as the databas
 
 Run: .venv/bin/python benchmarks/search_benchmark.py --skip-throughput [--sizes 100000 1000000]
      [--queries 46] [--vectors exact hnsw] [--fetch 250 500 1000]
+     recall on mixed vectors only: ... --skip-throughput --recall-only --sizes --mix 1000000 --fetch 1000 1500
 """
 
 from __future__ import annotations
