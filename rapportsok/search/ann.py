@@ -110,7 +110,7 @@ def copies(vectors: np.ndarray) -> np.ndarray:
     rng = np.random.default_rng(20261125)
     mult = rng.integers(1, 2 ** 63, dim, dtype=np.uint64) | np.uint64(1)
     fp = np.empty(n, dtype=np.uint64)
-    step = 50_000
+    step = 20_000   # ≈60 MB of 64-bit words at a time
     with np.errstate(over="ignore"):
         for i in range(0, n, step):
             words = np.ascontiguousarray(vectors[i: i + step], dtype="<f4").view("<u4").astype(np.uint64)
