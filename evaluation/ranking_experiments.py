@@ -1,0 +1,205 @@
+"""Issue 13, session 10: ranking steps tried on top of main, without changing the search core.
+
+Each variant patches one step of the search in this process (the admission threshold, the
+semantic ranking, the fusion), runs ``rapportsok.evaluation`` over a split and prints hybrid (and
+semantic) nDCG@10 / R@10 / MRR with hybrid nDCG@10 per kind. Chosen on dev, then checked on test;
+the README's "Ranking steps tried in session 10" table lists the results.
+
+Run: ``python evaluation/ranking_experiments.py --split dev [variant …]`` (no variant: all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from contextlib import ExitStack, contextmanager
+
+import numpy as np
+
+from rapportsok import evaluation as ev, paths, swedish, topics
+from rapportsok.search import SearchIndex, engine, english, fusion
+from rapportsok.search.signals import Ranking, semantic
+from rapportsok.search.syntax import parse
+
+
+@contextmanager
+def patched(obj, name, value):
+    old = getattr(obj, name)
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        setattr(obj, name, old)
+
+
+_rank = semantic.SemanticSignal.rank
+
+
+def threshold(value: float):
+    """Every meaning-only hit above ``value`` instead of the calibrated 0.86."""
+    def go(index):
+        return patched(index.semantic, "threshold", value)
+    return go
+
+
+def reads_english(index, q: str) -> bool:
+    words = [t.text for t in parse(q).words() if t.kind == "word"]
+    return english.is_english(words, lambda w: swedish.stem(w) in index.keyword.vocab)
+
+
+def english_threshold(value: float):
+    """A question that reads as English (english.is_english) admits meaning-only hits above ``value``."""
+    def rank(self, index, req, mask, k=semantic.CANDIDATES, threshold=None):
+        if reads_english(index, req.q):
+            threshold = value
+        return _rank(self, index, req, mask, k=k, threshold=threshold)
+    return lambda index: patched(semantic.SemanticSignal, "rank", rank)
+
+
+def relative(margin: float):
+    """Once the query's best passage reaches the threshold, admit those within ``margin`` of it."""
+    def rank(self, index, req, mask, k=semantic.CANDIDATES, threshold=None):
+        r = _rank(self, index, req, mask, k=k, threshold=threshold)
+        best, t = r.evidence["best"], r.evidence["threshold"]
+        if best is not None and t is not None and best >= t:
+            r.evidence["admitted"] |= {cid for cid, s in r.items if s >= best - margin}
+        return r
+    return lambda index: patched(semantic.SemanticSignal, "rank", rank)
+
+
+def depth(k: int):
+    """The semantic ranking's length (default 50: all of it orders the word matches)."""
+    def rank(self, index, req, mask, k_=semantic.CANDIDATES, threshold=None):
+        return _rank(self, index, req, mask, k=k, threshold=threshold)
+    return lambda index: patched(semantic.SemanticSignal, "rank", rank)
+
+
+def reorder(score):
+    """The semantic ranking re-ordered by ``score(index, r, sims)`` over all passages (admission by
+    the plain similarity, as before)."""
+    def rank(self, index, req, mask, k=semantic.CANDIDATES, threshold=None):
+        r = _rank(self, index, req, mask, k=k, threshold=threshold)
+        if not r.items:
+            return r
+        sims = index.similarities(r.evidence["query_vector"])
+        s2 = np.where(mask, score(index, r, sims), -np.inf)
+        top = np.argsort(-s2, kind="stable")[:k]
+        r.items = [(int(index.chunk_ids[i]), float(sims[i])) for i in top]
+        t = r.evidence["threshold"]
+        r.evidence["admitted"] = {c for c, s in r.items if t is None or s >= t}
+        return r
+    return lambda index: patched(semantic.SemanticSignal, "rank", rank)
+
+
+_cache: dict = {}
+
+
+def hub_bias(index, kind: str) -> np.ndarray:
+    """How similar each passage is to everything: its similarity to the corpus centroid, or its
+    mean similarity to the 33 topic descriptions (embedded as queries)."""
+    if kind not in _cache:
+        if kind == "centroid":
+            c = index.passage_vectors().mean(0)
+            b = index.similarities(c / np.linalg.norm(c))
+        else:
+            b = np.mean([index.similarities(index.query_vector(f"{t.label}. {t.definition}"))
+                         for t in topics.load_topics()], axis=0)
+        _cache[kind] = b - b.mean()
+    return _cache[kind]
+
+
+def hubness(kind: str, lam: float):
+    return reorder(lambda index, r, sims: sims - lam * hub_bias(index, kind))
+
+
+def semantic_prf(beta: float, k: int = 3):
+    """Query vector + beta × mean of the k best passages' own vectors (semantic pseudo-relevance feedback)."""
+    def score(index, r, sims):
+        top = np.argsort(-sims)[:k]
+        q2 = r.evidence["query_vector"] + beta * index.passage_vectors()[top].mean(0)
+        return index.similarities(q2 / np.linalg.norm(q2))
+    return reorder(score)
+
+
+def passage_mix(alpha: float):
+    """Best of passage and windows, plus alpha × the passage's own vector's similarity."""
+    return reorder(lambda index, r, sims: sims + alpha * (index.passage_vectors() @ r.evidence["query_vector"]))
+
+
+def passage_ranking(weight: float, k: int = 50):
+    """One more RRF ranking: the passages by their own vector only (no windows)."""
+    orig = engine.SearchIndex.rankings
+
+    def rankings(self, req, mask, semantic_weight=None):
+        out = orig(self, req, mask, semantic_weight)
+        if req.mode == "hybrid":
+            qv = next(r for r in out if r.name == "semantic").evidence["query_vector"]
+            s = np.where(mask, self.passage_vectors() @ qv, -np.inf)
+            top = np.argsort(-s)[:k]
+            out.append(Ranking("semantic_passage", [(int(self.chunk_ids[i]), float(s[i])) for i in top], weight=weight))
+        return out
+    return lambda index: patched(engine.SearchIndex, "rankings", rankings)
+
+
+def semantic_weight(w: float):
+    orig = engine.SearchIndex.search
+
+    def search(self, req, *a, **kw):
+        kw["semantic_weight"] = w
+        return orig(self, req, *a, **kw)
+    return lambda index: patched(engine.SearchIndex, "search", search)
+
+
+def score_aware(tau: float, a: float = 1.0):
+    """Each semantic hit's RRF term × (a · exp((s − best) / tau) + 1 − a): the similarity gap counts."""
+    def rrf(rankings, k=fusion.RRF_K):
+        scores: dict[int, float] = {}
+        for ranking in rankings:
+            best = ranking.items[0][1] if ranking.items else 0.0
+            for rank, (cid, s) in enumerate(ranking.items, 1):
+                f = a * math.exp((s - best) / tau) + 1 - a if ranking.name == "semantic" else 1.0
+                scores[cid] = scores.get(cid, 0.0) + f * ranking.weight / (k + rank)
+        return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    return lambda index: patched(fusion, "rrf", rrf)
+
+
+VARIANTS = {
+    "baseline": lambda index: ExitStack(),
+    "threshold 0.85": threshold(0.85), "threshold 0.84": threshold(0.84), "threshold 0.82": threshold(0.82),
+    "english threshold 0.82": english_threshold(0.82), "english threshold 0.83": english_threshold(0.83),
+    "relative 0.02": relative(0.02), "relative 0.04": relative(0.04), "relative 0.1": relative(0.1),
+    "semantic weight 0.7": semantic_weight(0.7), "semantic weight 1.3": semantic_weight(1.3),
+    "semantic weight 1.6": semantic_weight(1.6), "semantic weight 2": semantic_weight(2.0),
+    "semantic weight 3": semantic_weight(3.0),
+    "depth 30": depth(30), "depth 100": depth(100),
+    "passage ranking 0.3": passage_ranking(0.3), "passage ranking 0.5": passage_ranking(0.5),
+    "passage ranking 1": passage_ranking(1.0),
+    "hubness centroid 0.3": hubness("centroid", 0.3), "hubness centroid 0.6": hubness("centroid", 0.6),
+    "hubness topics 0.5": hubness("topics", 0.5), "hubness topics 1": hubness("topics", 1.0),
+    "semantic prf 0.3": semantic_prf(0.3), "semantic prf 0.5": semantic_prf(0.5),
+    "semantic prf 0.5 k5": semantic_prf(0.5, 5), "semantic prf 1": semantic_prf(1.0),
+    "passage mix 0.3": passage_mix(0.3), "passage mix 1": passage_mix(1.0),
+    "score-aware 0.01": score_aware(0.01), "score-aware 0.02": score_aware(0.02),
+    "score-aware 0.05": score_aware(0.05), "score-aware 0.02 half": score_aware(0.02, 0.5),
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--split", choices=("dev", "test"), default="dev")
+    p.add_argument("variants", nargs="*")
+    args = p.parse_args()
+    index = SearchIndex(paths.database_path())
+    queries = ev.select_split(ev.load_queries(), args.split)
+    for name in args.variants or list(VARIANTS):
+        with VARIANTS[name](index):
+            index.keyword._matches.clear()
+            s = ev.summarise(ev.evaluate(index, queries, modes=("hybrid", "semantic")))
+        h, m = s[("hybrid", "alla")], s[("semantic", "alla")]
+        kinds = " ".join(f"{k[:4]} {v['ndcg']:.3f}" for (mode, k), v in sorted(s.items()) if mode == "hybrid" and k != "alla")
+        print(f"{args.split} | {name} | hybrid {h['ndcg']:.3f} / {h['recall']:.3f} / {h['mrr']:.3f} | "
+              f"semantic {m['ndcg']:.3f} / {m['recall']:.3f} / {m['mrr']:.3f} | {kinds}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
