@@ -210,7 +210,8 @@ class SearchIndex(CorpusIndex):
             interpreted={"keyword_weight": round(u.coverage, 3) if u else 0.0, "topics": list(u.topics) if u else list(req.topics),
                          "ignored": list(u.unknown) if u else [], "expansions": list(u.expansions) if u else [],
                          "suggestions": dict(u.suggestions) if u else {}, "dropped": list(u.dropped) if u else [],
-                         "similarity_min": sem.evidence.get("threshold") if sem else None},
+                         "similarity_min": sem.evidence.get("threshold") if sem else None,
+                         "similarity_admitted_from": sem.evidence.get("floor") if sem else None},
             total_words=int(len(word_pos)), total_similar=len(similar), shown=len(collapsed), understood=u,
             folded=sum(len(d) for _, _, d in collapsed),
             best_similarity=sem.evidence.get("best") if sem else None, threshold=sem.evidence.get("threshold") if sem else None)

@@ -9,6 +9,7 @@ mention ("kärnkraftverk i Forsmark") gets no meaning-only hits instead of ten r
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -19,6 +20,11 @@ from .. import english
 from . import Ranking
 
 CANDIDATES = 50          # at most this many meaning-only passages per query
+# Relative admission (issue 13, README "Honest nothing relevant"): once the query's best passage
+# reaches the calibrated threshold – the reports do speak of it – passages within RELATIVE_MARGIN
+# of that best one are admitted too, even below the threshold. A query whose best passage stays
+# below the threshold still gets no meaning-only hit. Chosen on dev among 0.02–0.1; 0 turns it off.
+RELATIVE_MARGIN = float(os.environ.get("RAPPORTSOK_RELATIVE_MARGIN", "0.06"))
 
 
 def expanded_query_vector(q: str, embed) -> np.ndarray:
@@ -39,6 +45,14 @@ def _english_swedish(index, req) -> str:
     if not (english.ENABLED and english.SEMANTIC_SHARE > 0 and req.expand and hasattr(index, "keyword")):
         return ""
     return index.keyword.understand(req).swedish
+
+
+def admission_floor(threshold: float | None, best: float | None) -> float | None:
+    """The lowest similarity a meaning-only hit may have: the threshold, or – when the query's
+    best passage reaches it – ``RELATIVE_MARGIN`` below that best passage if that is lower."""
+    if threshold is None or best is None or best < threshold or RELATIVE_MARGIN <= 0:
+        return threshold
+    return min(threshold, best - RELATIVE_MARGIN)
 
 
 class SemanticSignal:
@@ -75,7 +89,8 @@ class SemanticSignal:
         items = [(int(index.chunk_ids[i]), float(s)) for i, s in zip(rows, sims)]
         best = items[0][1] if items else None
         # all top-k order the word matches in fusion; only these may enter as meaning-only hits
-        admitted = {cid for cid, s in items if threshold is None or s >= threshold}
-        return Ranking(self.name, items, {"threshold": threshold, "best": best, "embed_ms": embed_ms,
+        floor = admission_floor(threshold, best)
+        admitted = {cid for cid, s in items if floor is None or s >= floor}
+        return Ranking(self.name, items, {"threshold": threshold, "best": best, "embed_ms": embed_ms, "floor": floor,
                                           "admitted": admitted, "query_vector": qv, "vectors": how},
                        ms=(time.perf_counter() - t) * 1000)
