@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from contextlib import ExitStack, contextmanager
 
 import numpy as np
 
 from rapportsok import evaluation as ev, paths, swedish, topics
+from rapportsok.query import SearchRequest
 from rapportsok.search import SearchIndex, engine, english, fusion
 from rapportsok.search.signals import Ranking, semantic
 from rapportsok.search.syntax import parse
@@ -138,6 +140,39 @@ def passage_ranking(weight: float, k: int = 50):
     return lambda index: patched(engine.SearchIndex, "rankings", rankings)
 
 
+def coverage_power(p: float, names=("keyword", "any_word"), below: float = 1.01):
+    """The keyword-side rankings weighted by coverage ** p instead of coverage (p = 1), for a
+    query whose coverage is below ``below``."""
+    orig = engine.SearchIndex.rankings
+
+    def rankings(self, req, mask, semantic_weight=None):
+        out = orig(self, req, mask, semantic_weight)
+        for r in out:
+            if r.name in names:
+                cov = self.keyword.understand(req).coverage
+                r.weight *= cov ** (p - 1) if 0 < cov < below else 1.0
+        return out
+    return lambda index: patched(engine.SearchIndex, "rankings", rankings)
+
+
+def corrected_query(mix: float, skip_english: bool = False):
+    """A query with spelling corrections ("sjukfrånvarro" → sjukfrånvaro) is also embedded with
+    the corrected words in place: vector = (1 − mix) · query + mix · corrected query."""
+    orig = semantic.SemanticSignal.query_vector
+
+    def query_vector(self, index, q, expand=True):
+        vec = orig(self, index, q, expand)
+        u = index.keyword.understand(SearchRequest(q=q, mode="hybrid", expand=expand))
+        if not u.corrections or (skip_english and reads_english(index, q)):
+            return vec
+        fixed = q
+        for word, term in u.corrections.items():
+            fixed = re.sub(rf"\b{re.escape(word)}\b", term, fixed)
+        v = (1 - mix) * vec + mix * orig(self, index, fixed, expand)
+        return v / np.linalg.norm(v)
+    return lambda index: patched(semantic.SemanticSignal, "query_vector", query_vector)
+
+
 def semantic_weight(w: float):
     orig = engine.SearchIndex.search
 
@@ -169,9 +204,17 @@ VARIANTS = {
     "semantic weight 0.7": semantic_weight(0.7), "semantic weight 1.3": semantic_weight(1.3),
     "semantic weight 1.6": semantic_weight(1.6), "semantic weight 2": semantic_weight(2.0),
     "semantic weight 3": semantic_weight(3.0),
+    "coverage power 2": coverage_power(2), "coverage power 3": coverage_power(3),
+    "coverage power 2 keyword only": coverage_power(2, ("keyword",)),
+    "coverage power 0.5": coverage_power(0.5),
+    "coverage power 2 below 0.5": coverage_power(2, below=0.5), "coverage power 2 below 0.6": coverage_power(2, below=0.6),
+    "coverage power 3 below 0.5": coverage_power(3, below=0.5),
+    "corrected query 0.5": corrected_query(0.5), "corrected query 1": corrected_query(1.0),
+    "corrected query 0.5 not english": corrected_query(0.5, True), "corrected query 1 not english": corrected_query(1.0, True),
     "depth 30": depth(30), "depth 100": depth(100),
     "passage ranking 0.3": passage_ranking(0.3), "passage ranking 0.5": passage_ranking(0.5),
     "passage ranking 1": passage_ranking(1.0),
+    "hubness centroid 0.1": hubness("centroid", 0.1), "hubness centroid 0.2": hubness("centroid", 0.2),
     "hubness centroid 0.3": hubness("centroid", 0.3), "hubness centroid 0.6": hubness("centroid", 0.6),
     "hubness topics 0.5": hubness("topics", 0.5), "hubness topics 1": hubness("topics", 1.0),
     "semantic prf 0.3": semantic_prf(0.3), "semantic prf 0.5": semantic_prf(0.5),

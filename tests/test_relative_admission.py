@@ -52,3 +52,36 @@ def test_hybrid_top_ten_unchanged_by_relative_admission(index, monkeypatch):
     before = [h["chunk_id"] for h in index.search(req).hits]
     monkeypatch.setattr(semantic, "RELATIVE_MARGIN", 0.06)
     assert [h["chunk_id"] for h in index.search(req).hits] == before
+
+
+# -- semantic mode: a misspelled query is also embedded as corrected ---------------------------
+
+def _first_rank(hits, needle: str):
+    return next((n for n, h in enumerate(hits, 1) if needle in h["text"]), None)
+
+
+def test_semantic_mode_embeds_the_corrected_words(index, monkeypatch):
+    """"sjukfrånvarro personal": the page says it searched for *sjukfrånvaro*; in semantic mode the
+    corrected words now join the query vector, and the passage on sick leave ranks higher."""
+    req = SearchRequest(q="sjukfrånvarro personal", mode="semantic", limit=50)
+    monkeypatch.setattr(semantic, "CORRECTED_SHARE", 0.0)
+    before = index.search(req)
+    monkeypatch.setattr(semantic, "CORRECTED_SHARE", 0.5)
+    after = index.search(req)
+    assert after.corrections == {"sjukfrånvarro": "sjukfrånvaro"}
+    needle = "Den ackumulerade sjukfrånvaron har ökat"
+    assert _first_rank(after.hits, needle) is not None
+    assert _first_rank(before.hits, needle) is None or _first_rank(after.hits, needle) < _first_rank(before.hits, needle)
+    assert semantic.corrected_text("sjukfrånvarro personal", after.corrections) == "sjukfrånvaro personal"
+
+
+def test_corrected_words_change_neither_hybrid_nor_english_nor_expand_off(index, monkeypatch):
+    def ids(q, mode, **kw):
+        return [h["chunk_id"] for h in index.search(SearchRequest(q=q, mode=mode, limit=10, **kw)).hits]
+    cases = [("sjukfrånvarro personal", "hybrid", {}), ("leaving criminal gangs", "semantic", {}),
+             ("sjukfrånvarro personal", "semantic", {"expand": False})]
+    for q, mode, kw in cases:
+        monkeypatch.setattr(semantic, "CORRECTED_SHARE", 0.0)
+        before = ids(q, mode, **kw)
+        monkeypatch.setattr(semantic, "CORRECTED_SHARE", 0.5)
+        assert ids(q, mode, **kw) == before, (q, mode)

@@ -10,6 +10,7 @@ mention ("kärnkraftverk i Forsmark") gets no meaning-only hits instead of ten r
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import numpy as np
@@ -25,6 +26,12 @@ CANDIDATES = 50          # at most this many meaning-only passages per query
 # of that best one are admitted too, even below the threshold. A query whose best passage stays
 # below the threshold still gets no meaning-only hit. Chosen on dev among 0.02–0.1; 0 turns it off.
 RELATIVE_MARGIN = float(os.environ.get("RAPPORTSOK_RELATIVE_MARGIN", "0.06"))
+# Semantic mode (Betydelse): a query with spelling corrections ("sjukfrånvarro" → sjukfrånvaro, shown
+# on the page) is also embedded with the corrected words in place, at this share of the query
+# vector – not for a question that reads as English, whose "corrections" are Swedish look-alikes.
+# Chosen on dev (README, issue 13); hybrid keeps the query as written (it already searches the
+# corrected words). 0 turns it off.
+CORRECTED_SHARE = float(os.environ.get("RAPPORTSOK_CORRECTED_SHARE", "0.5"))
 
 
 def expanded_query_vector(q: str, embed) -> np.ndarray:
@@ -39,6 +46,20 @@ def expanded_query_vector(q: str, embed) -> np.ndarray:
     for t in named:
         total += embed(f"{t.label}. {t.definition}")
     return total / np.linalg.norm(total)
+
+
+def corrected_text(q: str, corrections: dict) -> str:
+    """The query with every corrected word replaced by the indexed term it was corrected to."""
+    for word, term in corrections.items():
+        q = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", term, q)
+    return q
+
+
+def _reads_english(index, q: str) -> bool:
+    from ... import swedish
+    from ..syntax import parse
+    words = [t.text for t in parse(q).words() if t.kind == "word"]
+    return english.is_english(words, lambda w: swedish.stem(w) in index.keyword.vocab)
 
 
 def _english_swedish(index, req) -> str:
@@ -79,6 +100,12 @@ class SemanticSignal:
             # an English question: its glossary words in Swedish join the query vector (README, issue 13)
             qv = qv + english.SEMANTIC_SHARE * index.query_vector(sv)
             qv = qv / np.linalg.norm(qv)
+        if req.mode == "semantic" and CORRECTED_SHARE > 0 and req.expand and hasattr(index, "keyword"):
+            corrections = index.keyword.understand(req).corrections
+            if corrections and not _reads_english(index, req.q):
+                qv = (1 - CORRECTED_SHARE) * qv + CORRECTED_SHARE * self.query_vector(
+                    index, corrected_text(req.q, corrections), req.expand)
+                qv = qv / np.linalg.norm(qv)
         embed_ms = (time.perf_counter() - t) * 1000
         threshold = self.threshold if threshold is None else threshold
         n = int(mask.sum())
