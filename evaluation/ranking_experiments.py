@@ -173,6 +173,19 @@ def corrected_query(mix: float, skip_english: bool = False):
     return lambda index: patched(semantic.SemanticSignal, "query_vector", query_vector)
 
 
+def ranking_factor(name: str, f: float):
+    """One hybrid ranking's RRF weight × f (keyword: all the words; any_word: some of them)."""
+    orig = engine.SearchIndex.rankings
+
+    def rankings(self, req, mask, semantic_weight=None):
+        out = orig(self, req, mask, semantic_weight)
+        for r in out:
+            if r.name == name and req.mode == "hybrid":
+                r.weight *= f
+        return out
+    return lambda index: patched(engine.SearchIndex, "rankings", rankings)
+
+
 def semantic_weight(w: float):
     orig = engine.SearchIndex.search
 
@@ -211,6 +224,8 @@ VARIANTS = {
     "coverage power 3 below 0.5": coverage_power(3, below=0.5),
     "corrected query 0.5": corrected_query(0.5), "corrected query 1": corrected_query(1.0),
     "corrected query 0.5 not english": corrected_query(0.5, True), "corrected query 1 not english": corrected_query(1.0, True),
+    "keyword ranking × 0": ranking_factor("keyword", 0.0), "keyword ranking × 0.5": ranking_factor("keyword", 0.5),
+    "keyword ranking × 1.5": ranking_factor("keyword", 1.5),
     "depth 30": depth(30), "depth 100": depth(100),
     "passage ranking 0.3": passage_ranking(0.3), "passage ranking 0.5": passage_ranking(0.5),
     "passage ranking 1": passage_ranking(1.0),
