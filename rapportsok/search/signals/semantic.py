@@ -15,9 +15,10 @@ import time
 
 import numpy as np
 
-from ... import topics
+from ... import swedish, topics
 from ...errors import SearchError
 from .. import english
+from ..syntax import parse
 from . import Ranking
 
 CANDIDATES = 50          # at most this many meaning-only passages per query
@@ -51,13 +52,11 @@ def expanded_query_vector(q: str, embed) -> np.ndarray:
 def corrected_text(q: str, corrections: dict) -> str:
     """The query with every corrected word replaced by the indexed term it was corrected to."""
     for word, term in corrections.items():
-        q = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", term, q)
+        q = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", term, q, flags=re.IGNORECASE)
     return q
 
 
 def _reads_english(index, q: str) -> bool:
-    from ... import swedish
-    from ..syntax import parse
     words = [t.text for t in parse(q).words() if t.kind == "word"]
     return english.is_english(words, lambda w: swedish.stem(w) in index.keyword.vocab)
 
