@@ -73,6 +73,8 @@ def test_semantic_mode_embeds_the_corrected_words(index, monkeypatch):
     assert _first_rank(after.hits, needle) is not None
     assert _first_rank(before.hits, needle) is None or _first_rank(after.hits, needle) < _first_rank(before.hits, needle)
     assert semantic.corrected_text("sjukfrånvarro personal", after.corrections) == "sjukfrånvaro personal"
+    assert semantic.corrected_text("Sjukfrånvarro, personal", after.corrections) == "sjukfrånvaro, personal"
+    assert semantic.corrected_text("sjukfrånvarrot", after.corrections) == "sjukfrånvarrot"  # whole words only
 
 
 def test_corrected_words_change_neither_hybrid_nor_english_nor_expand_off(index, monkeypatch):
