@@ -8,6 +8,7 @@ was. Same corpus in, same rows and content hashes out.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -22,13 +23,12 @@ from pathlib import Path
 
 import sqlite_utils
 
-import numpy as np
 
-from . import __version__, database, parsing, swedish, tables, tagging
+from . import __version__, database, parsing, swedish, tables, tagging, vector_step
 from . import windows as windows_mod
 from . import topics as topics_mod
 from .chunking import TAG_RE, normalise
-from .embeddings import DEFAULT_MODEL, EmbeddingCache, embed_with_cache, load_embedder, to_blob
+from .embeddings import DEFAULT_MODEL, EmbeddingCache, load_embedder
 from .errors import CorpusError
 from .manifest import MANIFEST_NAME, load_manifest
 from .reports import METADATA_FIELDS, ParsedReport
@@ -111,19 +111,21 @@ def embed_text(report: ParsedReport, section_path: list[str], chunk_text: str) -
 @dataclass
 class Derived:
     """The per-passage text work of one report, done in the parsing processes with the parsing:
-    FTS search terms, the embedding text, and lexical topic tags of passages and tables."""
+    FTS search terms, the embedding text, sentence windows and lexical topic tags of passages and tables."""
     search_terms: list[str]
     embed_texts: list[str]
     chunk_tags: list[list]        # tagging.Tag per passage
     table_tags: list[list]        # tagging.Tag per table
+    windows: list[list] = field(default_factory=list)   # per passage: (ordinal, start, end, embedding text) per window
 
 
-def derive(rep: ParsedReport | None) -> Derived | None:
+def derive(rep: ParsedReport | None, windows: bool = False) -> Derived | None:
     if rep is None:      # warm-up: the lexicon and the topic patterns, loaded on first use
         swedish.search_terms("socialnämndens familjehemsplaceringar")
         tagging.lexical_tags("familjehem")
         return None
-    terms, etexts, ctags = [], [], []
+    terms, etexts, ctags, wins = [], [], [], []
+    headings = windows_mod.Headings(rep.source.text, rep.doc.blocks) if windows else None
     for ch in rep.chunks:
         path_list = rep.section_path(ch.section)
         about = rep.section_path(ch.about_section)
@@ -135,7 +137,11 @@ def derive(rep: ParsedReport | None) -> Derived | None:
         terms.append(swedish.search_terms(terms_text))
         etexts.append(embed_text(rep, about, ch.text))
         ctags.append(tagging.lexical_tags(shown + " " + (path_list[-1] if path_list else "")))
-    return Derived(terms, etexts, ctags, [tagging.lexical_tags(t.search_text()) for t in rep.tables])
+        if headings is not None:
+            wins.append([(w.ordinal, w.start, w.end,
+                          embed_text(rep, [w.heading or (path_list[-1] if path_list else "")], ch.text[w.start: w.end]))
+                         for w in windows_mod.windows(ch.text, headings.spans(ch.text, ch.start, ch.end))])
+    return Derived(terms, etexts, ctags, [tagging.lexical_tags(t.search_text()) for t in rep.tables], wins)
 
 
 def _tasks(opts: BuildOptions) -> tuple[list, list[str]]:
@@ -169,7 +175,8 @@ def stage_corpus(opts: BuildOptions, staging: parsing.Staging) -> list[str]:
         bar.update(1)
 
     try:
-        warnings += parsing.stage_corpus(tasks, staging, jobs, progress if not opts.quiet else None, derive=derive)
+        warnings += parsing.stage_corpus(tasks, staging, jobs, progress if not opts.quiet else None,
+                                         derive=functools.partial(derive, windows=opts.embed and opts.windows))
     finally:
         bar.close()
     if not len(staging):
@@ -432,15 +439,13 @@ def _write(opts: BuildOptions, staging: parsing.Staging, path: Path) -> BuildRes
     summary = _TableSummary()
     section_id = 0
     chunk_id = 0
-    embed_inputs: dict[str, str] = {}
-    chunk_embed_hash: dict[int, str] = {}
-    window_rows: list[dict] = []   # sentence windows of long passages, with their text's hash
+    # embedding texts, sentence windows and lexical tags per passage: staged on disk for the embedding step
+    pending = vector_step.Pending(staging.conn)
     report_meta: dict[str, dict] = {}      # what chunk_topics repeats per passage
     corpus_sha256: dict[str, str] = {}
     table_tags: list[dict] = []
     log(opts, f"skriver {len(staging)} rapporter")
     # one report at a time, in passage-id order, its rows streamed to the database
-    chunk_tags: list[list] = []            # lexical topic tags per passage, in passage order
     for rep, derived in staging.reports():
         row = {"id": rep.id}
         row.update({f: rep.value(f) for f in METADATA_FIELDS})
@@ -496,22 +501,16 @@ def _write(opts: BuildOptions, staging: parsing.Staging, path: Path) -> BuildRes
                 c["topics"] = topics
                 summary.add_cell(c)
             out.add("table_cells", cells)
-        headings = windows_mod.Headings(rep.source.text, rep.doc.blocks)
         chunk_rows, term_rows = [], []
-        for ch, terms, etext in zip(rep.chunks, derived.search_terms, derived.embed_texts):
+        wins = derived.windows if opts.embed and opts.windows else []
+        for i, (ch, terms, etext, tags) in enumerate(zip(rep.chunks, derived.search_terms, derived.embed_texts,
+                                                          derived.chunk_tags)):
             chunk_id += 1
             path_list = rep.section_path(ch.section)
             table = rep.table_at(ch.start) if ch.kind == "table" else None
-            ehash = hashlib.sha256(etext.encode()).hexdigest()[:32]
-            embed_inputs[ehash] = etext
-            chunk_embed_hash[chunk_id] = ehash
-            if opts.embed and opts.windows:
-                for w in windows_mod.windows(ch.text, headings.spans(ch.text, ch.start, ch.end)):
-                    wtext = embed_text(rep, [w.heading or (path_list[-1] if path_list else "")], ch.text[w.start: w.end])
-                    whash = hashlib.sha256(wtext.encode()).hexdigest()[:32]
-                    embed_inputs[whash] = wtext
-                    window_rows.append({"chunk_id": chunk_id, "ordinal": w.ordinal, "char_start": w.start,
-                                        "char_end": w.end, "hash": whash})
+            pending.add_chunk(chunk_id, rep.id, etext if opts.embed else None, tags)
+            for ordinal, start, end, wtext in (wins[i] if wins else ()):
+                pending.add_window(chunk_id, ordinal, start, end, wtext)
             chunk_rows.append({
                 "id": chunk_id, "report_id": rep.id,
                 "section_id": ids.get(ch.section) if ch.section is not None else None,
@@ -523,11 +522,11 @@ def _write(opts: BuildOptions, staging: parsing.Staging, path: Path) -> BuildRes
                 **page_fields(rep, ch.start, ch.end),
             })
             term_rows.append({"id": chunk_id, "search_terms": terms})
-        chunk_tags.extend(derived.chunk_tags)
         out.add("chunks", chunk_rows)
         out.add("chunk_terms", term_rows)
         out.report_done()
     out.flush()
+    pending.commit()
     if not chunk_id:
         raise CorpusError(opts.corpus, "no text passages in any report (only tables of contents, page furniture "
                                        "or blank lines); nothing to search")
@@ -535,11 +534,10 @@ def _write(opts: BuildOptions, staging: parsing.Staging, path: Path) -> BuildRes
     log(opts, f"skrev {n_reports} rapporter, {n_sections} avsnitt, {chunk_id} textavsnitt")
     table_summary = summary.result()
     embedding_stats: dict = {}
-    vectors, embedder = None, None
+    embedder = None
     if opts.embed:
-        embedding_stats, vectors, embedder = _embed(opts, db, embed_inputs, chunk_embed_hash, window_rows)
-    del embed_inputs
-    _write_topics(opts, db, report_meta, chunk_tags, table_tags, vectors, embedder)
+        embedding_stats, embedder = _embed(opts, db, pending)
+    _write_topics(opts, db, report_meta, pending, table_tags, embedder)
     info = {
         "version": __version__,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -604,8 +602,8 @@ def _cache(opts: BuildOptions, contract) -> EmbeddingCache:
     return cache
 
 
-def _embed(opts: BuildOptions, db: sqlite_utils.Database, inputs: dict[str, str], chunk_hash: dict[int, str],
-           window_rows: list[dict]) -> dict:
+def _embed(opts: BuildOptions, db: sqlite_utils.Database, pending: vector_step.Pending) -> tuple[dict, object]:
+    """Embed the staged passage and window texts (streamed, :mod:`rapportsok.vector_step`) and write their vectors."""
     from tqdm import tqdm
 
     log(opts, f"laddar inbäddningsmodell: {opts.model}")
@@ -619,30 +617,26 @@ def _embed(opts: BuildOptions, db: sqlite_utils.Database, inputs: dict[str, str]
                     file=sys.stderr, smoothing=0.1)
 
     try:
-        vectors, stats = embed_with_cache(embedder, inputs, cache, batch_size=opts.batch_size, progress_factory=bar)
+        stats = vector_step.embed_pending(embedder, pending, cache, batch_size=opts.batch_size, progress_factory=bar)
     finally:
         cache.close()
     if stats["embedded"]:
         stats["chunks_per_second"] = round(stats["embedded"] / max(stats["seconds"], 1e-9), 2)
     log(opts, f"inbäddningar: {stats['embedded']} nya, {stats['cached']} från cache")
-    db["chunk_embeddings"].insert_all(
-        ({"chunk_id": cid, "vector": to_blob(vectors[h])} for cid, h in chunk_hash.items()),
-        pk="chunk_id", foreign_keys=[("chunk_id", "chunks", "id")], batch_size=500,
-    )
-    if window_rows:
-        database.write_windows(db, ({"id": i, **{k: v for k, v in w.items() if k != "hash"}, "vector": to_blob(vectors[w["hash"]])}
-                                    for i, w in enumerate(window_rows, 1)))
-    stats["windows"] = len(window_rows)
+    db["chunk_embeddings"].insert_all(({"chunk_id": cid, "vector": blob} for cid, blob in pending.chunk_vectors()),
+                                      pk="chunk_id", foreign_keys=[("chunk_id", "chunks", "id")], batch_size=500)
+    if pending.windows:
+        database.write_windows(db, pending.window_rows())
+    stats["windows"] = pending.windows
     row = {"id": 1, **{k: v for k, v in contract.__dict__.items()}, "contract_json": contract.to_json()}
     db["embedding_model"].insert(row, pk="id")
-    matrix = np.vstack([vectors[chunk_hash[cid]] for cid in sorted(chunk_hash)]) if chunk_hash else None
     stats_out = {"model": contract.model_id, "backend": contract.backend, "runtime": contract.runtime,
                  "dimensions": contract.dimensions, **stats}
-    return stats_out, matrix, embedder
+    return stats_out, embedder
 
 
-def _write_topics(opts: BuildOptions, db: sqlite_utils.Database, report_meta: dict[str, dict], chunk_tags: list[list],
-                  table_tags: list[dict], vectors, embedder) -> None:
+def _write_topics(opts: BuildOptions, db: sqlite_utils.Database, report_meta: dict[str, dict],
+                  pending: vector_step.Pending, table_tags: list[dict], embedder) -> None:
     """The topic taxonomy, and topics per passage and per table with score and evidence."""
     import json
 
@@ -662,16 +656,27 @@ def _write_topics(opts: BuildOptions, db: sqlite_utils.Database, report_meta: di
         finally:
             cache.close()
         log(opts, f"ämnesbeskrivningar inbäddade på {time.perf_counter() - t:.2f} s")
-    # lexical tags came from the parsing processes; semantic ones need every vector (z-scores per topic)
-    tags = tagging.add_semantic_tags(chunk_tags, vectors, topic_vecs)
-    chunks = db.execute("select id, report_id from chunks order by id").fetchall()
+    # lexical tags came from the parsing processes; semantic ones are relative to every passage's
+    # similarity (z-scores per topic): one streamed pass for the topics' mean and spread, one to tag
+    dim = embedder.contract.dimensions if embedder is not None else 0
+    semantic = topic_vecs is not None and db["chunk_embeddings"].exists() and db["chunk_embeddings"].count > 1
+    spread = None
+    if semantic:
+        spread = vector_step.TopicStats(len(topic_vecs))
+        for part in pending.tagged_chunks(with_vectors=True):
+            spread.add(vector_step.matrix((blob for *_, blob in part), dim) @ topic_vecs.T)
 
     def rows():
-        for (cid, report_id), tags_of_chunk in zip(chunks, tags):
-            meta = report_meta[report_id]
-            for tag in tags_of_chunk:
-                yield {"chunk_id": cid, "topic_id": tag.topic, "score": tag.score, "method": tag.method,
-                       "evidence": tag.evidence, "report_id": report_id, **meta}
+        for part in pending.tagged_chunks(with_vectors=semantic):
+            tags = [t for _, _, t, _ in part]
+            if semantic:
+                sims = vector_step.matrix((blob for *_, blob in part), dim) @ topic_vecs.T
+                tagging.add_tags_from_scores(tags, sims, (sims - spread.mean) / (spread.std + 1e-9))
+            for (cid, report_id, _, _), tags_of_chunk in zip(part, tags):
+                meta = report_meta[report_id]
+                for tag in tags_of_chunk:
+                    yield {"chunk_id": cid, "topic_id": tag.topic, "score": tag.score, "method": tag.method,
+                           "evidence": tag.evidence, "report_id": report_id, **meta}
 
     db["chunk_topics"].insert_all(rows(), pk=("chunk_id", "topic_id"),
                                   foreign_keys=[("chunk_id", "chunks", "id"), ("topic_id", "topics", "id"), ("report_id", "reports", "id")])

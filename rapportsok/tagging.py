@@ -69,13 +69,18 @@ def tag_all(texts: list[str], vectors: np.ndarray | None, topic_vecs: np.ndarray
 def add_semantic_tags(result: list[list[Tag]], vectors: np.ndarray | None, topic_vecs: np.ndarray | None,
                       z: float = SEMANTIC_Z) -> list[list[Tag]]:
     """``result`` (lexical tags per text, aligned with ``vectors`` rows) with each text's semantic tags added."""
-    topics = topics_mod.load_topics()
     if vectors is not None and topic_vecs is not None and len(result) > 1:
         sims, zs = semantic_scores(vectors, topic_vecs)
-        for i, tags in enumerate(result):
-            have = {t.topic for t in tags}
-            for j, topic in enumerate(topics):
-                if topic.id not in have and zs[i, j] >= z:
-                    tags.append(Tag(topic.id, round(float(sims[i, j]), 4), "semantik",
-                                    f"likhet {sims[i, j]:.3f} med ämnesbeskrivningen ({zs[i, j]:.1f} standardavvikelser över snittet)"))
+        add_tags_from_scores(result, sims, zs, z)
     return result
+
+
+def add_tags_from_scores(result: list[list[Tag]], sims: np.ndarray, zs: np.ndarray, z: float = SEMANTIC_Z) -> None:
+    """Semantic tags of a run of texts from their similarities and z-scores (rows aligned with ``result``)."""
+    topics = topics_mod.load_topics()
+    for i, tags in enumerate(result):
+        have = {t.topic for t in tags}
+        for j, topic in enumerate(topics):
+            if topic.id not in have and zs[i, j] >= z:
+                tags.append(Tag(topic.id, round(float(sims[i, j]), 4), "semantik",
+                                f"likhet {sims[i, j]:.3f} med ämnesbeskrivningen ({zs[i, j]:.1f} standardavvikelser över snittet)"))
