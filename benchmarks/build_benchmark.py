@@ -9,8 +9,10 @@ Prints build time per MB of text, reports per hour and peak memory (max RSS) for
      --jobs value (parsing throughput, reports/hour);
   --synthetic-embed: the 100× corpus with "(kopia N)" appended to headings and prose lines so each
      copy's passages are embedded, not taken from the cache: a full build with embeddings at that size.
-Each run is a separate process so the peak memory is its own. "CPU s" counts the build process
-(the parsing pool's workers are not reliably counted by getrusage).
+Each run is a separate process so the peak memory is its own. "CPU s" is user + sys time of the
+build process and of its finished child processes (the parsing pool, joined before the embedding
+step); on a machine shared with other jobs, "CPU s / 2" approximates the wall time of a quiet
+2-core machine.
 
 Run: .venv/bin/python benchmarks/build_benchmark.py [--copies 100] [--jobs 1 2] [--parse-only | --synthetic-embed]
 """
@@ -102,15 +104,17 @@ def fresh_cache(tmp: Path, name: str) -> Path:
 
 
 def print_table(rows: list[tuple[str, dict]]) -> None:
-    print("| körning | MB text | rapporter | textavsnitt | inbäddade | tid s | CPU s | s per MB | rapporter/timme | "
+    print("| körning | MB text | rapporter | textavsnitt | inbäddade | tid s | CPU s | CPU s / 2 (≈ tyst maskin, 2 kärnor) | "
+          "CPU s per 1 000 avsnitt | s per MB | rapporter/timme | "
           "max RSS MB (byggprocess / största arbetsprocess) | load | databas MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in rows:
         embedded = r.get("embedded") if r.get("embedded") is not None else "–"
         per_mb = f"{r['seconds'] / r['mb']:.2f}" if r["mb"] else "–"
         rss = f"{r['max_rss_mb']:.0f}" + (f" / {r['worker_rss_mb']:.0f}" if r.get("worker_rss_mb") else "")
         print(f"| {name} | {r['mb']:.2f} | {r.get('reports', '–')} | {r['chunks']} | {embedded} | {r['seconds']:.1f} | "
-              f"{r['cpu_s']:.1f} | {per_mb} | {r.get('reports', 0) / r['seconds'] * 3600:,.0f} | {rss} | "
+              f"{r['cpu_s']:.1f} | {r['cpu_s'] / 2:.1f} | {r['cpu_s'] / max(r['chunks'], 1) * 1000:.1f} | {per_mb} | "
+              f"{r.get('reports', 0) / r['seconds'] * 3600:,.0f} | {rss} | "
               f"{r.get('load', 0):.1f} | {r['db_mb']:.1f} |")
 
 

