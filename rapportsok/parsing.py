@@ -16,6 +16,7 @@ stops the build (and the pool).
 from __future__ import annotations
 
 import functools
+import gc
 import multiprocessing
 import os
 import pickle
@@ -89,6 +90,10 @@ def _worker_init() -> None:
     # pool; the workers end quietly on SIGTERM (pool.terminate) instead of printing tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Objects inherited from the build process are never collected here: a forked worker that
+    # garbage-collected an ONNX Runtime session of an earlier build (in a server or a test run)
+    # waited forever in its destructor for thread-pool threads that do not exist in the child.
+    gc.freeze()
 
 
 def _context():
@@ -107,6 +112,7 @@ def parse_files(tasks: list[tuple[int, Path, ManifestEntry | None, int]], jobs: 
         for task in tasks:
             yield parse_one(task, derive)
         return
+    gc.collect()   # collect the garbage here, where its threads live, rather than in a forked worker
     pool = _context().Pool(min(jobs, len(tasks)), initializer=_worker_init)
     try:
         yield from pool.imap_unordered(functools.partial(parse_one, derive=derive), tasks, chunksize=1)
