@@ -443,7 +443,6 @@ def _write(opts: BuildOptions, staging: parsing.Staging, path: Path) -> BuildRes
     pending = vector_step.Pending(staging.conn)
     report_meta: dict[str, dict] = {}      # what chunk_topics repeats per passage
     corpus_sha256: dict[str, str] = {}
-    table_tags: list[dict] = []
     log(opts, f"skriver {len(staging)} rapporter")
     # one report at a time, in passage-id order, its rows streamed to the database
     for rep, derived in staging.reports():
@@ -491,8 +490,8 @@ def _write(opts: BuildOptions, staging: parsing.Staging, path: Path) -> BuildRes
             tid = f"{rep.id}-t{t.ordinal + 1:02d}"
             table_ids[t.ordinal] = tid
             trow = table_row(rep, t, tid, ids)
-            table_tags.extend({"table_id": tid, "topic_id": tag.topic, "score": tag.score, "method": tag.method,
-                               "evidence": tag.evidence, "report_id": rep.id} for tag in tags)
+            pending.add_table_tags({"table_id": tid, "topic_id": tag.topic, "score": tag.score, "method": tag.method,
+                                    "evidence": tag.evidence, "report_id": rep.id} for tag in tags)
             topics = ";".join(sorted({tag.topic for tag in tags}))
             summary.add_table(trow)
             out.add("tables", [trow])
@@ -537,7 +536,7 @@ def _write(opts: BuildOptions, staging: parsing.Staging, path: Path) -> BuildRes
     embedder = None
     if opts.embed:
         embedding_stats, embedder = _embed(opts, db, pending)
-    _write_topics(opts, db, report_meta, pending, table_tags, embedder)
+    _write_topics(opts, db, report_meta, pending, embedder)
     info = {
         "version": __version__,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -636,7 +635,7 @@ def _embed(opts: BuildOptions, db: sqlite_utils.Database, pending: vector_step.P
 
 
 def _write_topics(opts: BuildOptions, db: sqlite_utils.Database, report_meta: dict[str, dict],
-                  pending: vector_step.Pending, table_tags: list[dict], embedder) -> None:
+                  pending: vector_step.Pending, embedder) -> None:
     """The topic taxonomy, and topics per passage and per table with score and evidence."""
     import json
 
@@ -680,7 +679,7 @@ def _write_topics(opts: BuildOptions, db: sqlite_utils.Database, report_meta: di
 
     db["chunk_topics"].insert_all(rows(), pk=("chunk_id", "topic_id"),
                                   foreign_keys=[("chunk_id", "chunks", "id"), ("topic_id", "topics", "id"), ("report_id", "reports", "id")])
-    db["table_topics"].insert_all(table_tags, pk=("table_id", "topic_id"),
+    db["table_topics"].insert_all(pending.table_tags(), pk=("table_id", "topic_id"),
                                   foreign_keys=[("table_id", "tables", "id"), ("topic_id", "topics", "id")])
     for table, cols in (("chunk_topics", ["topic_id"]), ("chunk_topics", ["kommunkod", "year"]), ("table_topics", ["topic_id"])):
         if db[table].exists():  # a corpus without any tagged passage or table has no such table

@@ -34,7 +34,7 @@ def text_key(text: str) -> str:
 
 
 class Pending:
-    """What the embedding step will need, staged in the build's private staging SQLite file."""
+    """What the embedding step and the topic tags will need, staged in the build's private staging SQLite file."""
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
@@ -44,6 +44,8 @@ class Pending:
             create table if not exists embed_window (id integer primary key, chunk_id integer, ordinal integer,
                                                      char_start integer, char_end integer, hash text);
             create table if not exists embed_vector (hash text primary key, vector blob) without rowid;
+            create table if not exists table_tag (id integer primary key, table_id text, topic_id text, score real,
+                                                  method text, evidence text, report_id text);
         """)
         self.order = 0
         self.windows = 0
@@ -62,6 +64,16 @@ class Pending:
         self.windows += 1
         self.conn.execute("insert into embed_window values (?, ?, ?, ?, ?, ?)",
                           (self.windows, chunk_id, ordinal, start, end, self.add_text(text)))
+
+    def add_table_tags(self, rows: Iterable[dict]) -> None:
+        self.conn.executemany("insert into table_tag (table_id, topic_id, score, method, evidence, report_id) "
+                              "values (:table_id, :topic_id, :score, :method, :evidence, :report_id)", rows)
+
+    def table_tags(self) -> Iterator[dict]:
+        """The tables' lexical topic tags, in the order they were added."""
+        names = ("table_id", "topic_id", "score", "method", "evidence", "report_id")
+        for row in _rows(self.conn.execute(f"select {', '.join(names)} from table_tag order by id")):
+            yield dict(zip(names, row))
 
     def commit(self) -> None:
         self.conn.commit()
