@@ -23,7 +23,6 @@ from pathlib import Path
 
 import sqlite_utils
 
-
 from . import __version__, database, parsing, swedish, tables, tagging, vector_step
 from . import windows as windows_mod
 from . import topics as topics_mod
