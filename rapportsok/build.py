@@ -157,10 +157,10 @@ def stage_corpus(opts: BuildOptions, staging: parsing.Staging) -> list[str]:
     """Parse every report (in ``opts.jobs`` processes) into ``staging``; one progress bar for the corpus."""
     from tqdm import tqdm
 
-    tqdm.monitor_interval = 0   # no tqdm monitor thread: a process with one thread can fork its workers
+    tqdm.monitor_interval = 0   # no tqdm monitor thread
     tasks, warnings = _tasks(opts)
     jobs = opts.jobs or parsing.default_jobs()
-    derive(None)  # load the word lists and topic patterns once, before the workers fork
+    derive(None)  # load the word lists and topic patterns (in-process parsing uses them; workers load their own)
     in_pool = jobs > 1 and len(tasks) >= parsing.MIN_FILES_FOR_POOL
     bar = tqdm(total=len(tasks), desc=f"läser rapporter ({min(jobs, len(tasks)) if in_pool else 1} processer)",
                unit="rapport", disable=opts.quiet, file=sys.stderr, smoothing=0.1)

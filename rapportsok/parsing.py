@@ -22,8 +22,6 @@ import os
 import pickle
 import signal
 import sqlite3
-import sys
-import threading
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,12 +95,20 @@ def _worker_init() -> None:
 
 
 def _context():
-    """fork (fast: the workers share the imported modules) unless other threads run in this process
-    (a server rebuilding in a thread): forking them could copy a held lock, so a fork server is used."""
+    """A fork server (spawn where there is none): the workers never inherit the build process's state.
+
+    Forking the build process itself was faster but not safe: native threads that
+    ``threading.active_count`` cannot see (ONNX Runtime's and OpenBLAS's pools, left by an earlier
+    build or a search in the same process) can hold a lock at the moment of the fork, and a worker
+    then waits on it forever (seen in the test suite: workers stuck in ``topics.match_text``).
+    The fork server is a fresh interpreter that imports the parsing modules once; each worker is
+    forked from it, so starting a pool costs ≈ one import, not one per worker."""
     methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and sys.platform != "darwin" and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in methods:
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["rapportsok.build"])
+    return ctx
 
 
 def parse_files(tasks: list[tuple[int, Path, ManifestEntry | None, int]], jobs: int,
