@@ -2,8 +2,10 @@
 
 Used by the search page's overview, the result total ("N textavsnitt innehåller orden"),
 the batch CSV's counts and the topic page, so they agree. A passage counts when it contains
-the words (:meth:`KeywordSignal.matches`, the same match the hit list uses) – or, for a topic
-without words, when it is tagged with the topic. Meaning-only hits are never counted.
+the words (:meth:`KeywordSignal.positions`: the same FTS5 match the hit list ranks, read as
+ids only, without scoring) – or, for a topic without words, when it is tagged with the topic.
+Meaning-only hits are never counted. The counts per kommun × år come from the filter codes held
+in NumPy arrays (:mod:`.index`), so no column of the database is read to count.
 
 The overview lists every kommun and year in the collection (within the filters): 0 where a
 report exists and no passage matches, ``None`` (shown "–") where the collection has no report.
@@ -21,7 +23,7 @@ def matching_positions(index, req) -> np.ndarray:
     mask = index.mask(req)
     if not req.q:
         return np.flatnonzero(mask) if req.topics else np.zeros(0, dtype=np.int64)
-    return index.keyword.matches(req, mask)[0]
+    return index.keyword.positions(req, mask if index.filtered(req) else None)
 
 
 def overview(index, req) -> dict:

@@ -14,6 +14,7 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,33 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro&immutable=1", uri=True, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     return conn
+
+
+class RowOf(Mapping):
+    """Passage id → index row, read from the sorted id array (``index_of[cid]``,
+    ``cid in index_of``): the same answers as a dict without a Python object per passage."""
+
+    def __init__(self, ids: np.ndarray):
+        self.ids = ids
+
+    def __getitem__(self, cid) -> int:
+        i = int(np.searchsorted(self.ids, cid))
+        if i < len(self.ids) and self.ids[i] == cid:
+            return i
+        raise KeyError(cid)
+
+    def __contains__(self, cid) -> bool:
+        try:
+            self[cid]
+        except (KeyError, TypeError):
+            return False
+        return True
+
+    def __iter__(self):
+        return iter(self.ids.tolist())
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 class StaleIndex(Exception):
@@ -57,24 +85,15 @@ class CorpusIndex:
         self._local = threading.local()
         self._lock = threading.Lock()
         self.build_id: str | None = None
+        self._codes: dict[str, dict[str, int]] = {}
         try:
             conn = self.conn()
             self.build_id = _build_id(conn)
-            rows = conn.execute(
-                "select c.id, c.kind, c.report_id, r.kommunkod, r.year, r.report_type from chunks c "
-                "join reports r on r.id = c.report_id order by c.id"
-            ).fetchall()
+            self._load_rows(conn)
         except sqlite3.DatabaseError as exc:
             raise RapportsokError(f"{self.db_path}: not a Rapportsök database ({exc})") from None
-        self.chunk_ids = np.array([r["id"] for r in rows], dtype=np.int64)
-        self.index_of = {int(cid): i for i, cid in enumerate(self.chunk_ids)}
-        # filter columns as small integer codes: comparisons over 1M passages take milliseconds
-        self._codes: dict[str, dict[str, int]] = {}
-        self.kind = self._encode("kind", [r["kind"] for r in rows])
-        self.report = self._encode("report", [r["report_id"] for r in rows])
-        self.kommun = self._encode("kommun", [r["kommunkod"] or "" for r in rows])
-        self.year = np.array([r["year"] if r["year"] is not None else -1 for r in rows], dtype=np.int32)
-        self.rtype = self._encode("type", [r["report_type"] or "" for r in rows])
+        # passage id → index row, answered from the sorted ids (no dict of a million ints)
+        self.index_of = RowOf(self.chunk_ids)
         self.known_types = sorted(t for t in self._codes["type"] if t)
         self.vocab = {r[0]: r[1] for r in conn.execute("select term, doc from chunks_fts_vocab")}
         self.topic_table = table_exists(conn, "chunk_topics")
@@ -102,7 +121,33 @@ class CorpusIndex:
         self._embedder = embedder
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
-    def _encode(self, name: str, values: list[str]) -> np.ndarray:
+    def _load_rows(self, conn: sqlite3.Connection) -> None:
+        """Ids and filter columns of every passage, as NumPy arrays: filter columns as small
+        integer codes (comparisons over 1M passages take milliseconds). Read in batches, so
+        no Python object per passage outlives its batch (at 1M passages a list of rows held
+        ≈0.4 GB at once, and the process kept it after loading)."""
+        cur = conn.cursor()
+        cur.row_factory = None
+        cur.execute("select c.id, c.kind, c.report_id, r.kommunkod, r.year, r.report_type from chunks c "
+                    "join reports r on r.id = c.report_id order by c.id")
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in ("id", "kind", "report", "kommun", "year", "type")}
+        for batch in _batches(cur):
+            ids, kinds, reports, kommuner, years, types = zip(*batch)
+            parts["id"].append(np.array(ids, dtype=np.int64))
+            parts["kind"].append(self._encode("kind", kinds))
+            parts["report"].append(self._encode("report", reports))
+            parts["kommun"].append(self._encode("kommun", [k or "" for k in kommuner]))
+            parts["year"].append(np.array([y if y is not None else -1 for y in years], dtype=np.int32))
+            parts["type"].append(self._encode("type", [t or "" for t in types]))
+        joined = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64 if k == "id" else np.int32)
+                  for k, v in parts.items()}
+        self.chunk_ids = joined["id"]
+        self.kind, self.report, self.kommun = joined["kind"], joined["report"], joined["kommun"]
+        self.year, self.rtype = joined["year"], joined["type"]
+        for name in ("kind", "report", "kommun", "type"):
+            self._codes.setdefault(name, {})
+
+    def _encode(self, name: str, values) -> np.ndarray:
         codes = self._codes.setdefault(name, {})
         return np.array([codes.setdefault(v, len(codes)) for v in values], dtype=np.int32)
 

@@ -344,71 +344,118 @@ class KeywordSignal:
 
     def matches(self, req, mask: np.ndarray | None, any_word: bool = False, limit: int | None = None,
                 expression: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Positions (index rows) and BM25 scores of every passage, within the filters, that
-        contains the words – best first. Computed once per query and filter (cached): the
-        counting function, the result total and the ranking all read this. ``any_word``: the
-        passages with some of the words instead (hybrid ranking only; never counted).
-        ``limit``: only the best so many (SQLite keeps the top ones; nothing else is read
-        into Python).
+        """Positions (index rows) and BM25 scores of the passages, within the filters, that
+        contain the words – best first (score, then id). ``limit``: only the best so many are
+        needed – SQLite keeps the top ones (``order by … limit``), so nothing else is read into
+        Python; without it every match is scored and returned. Cached per query and filter.
+        ``any_word``: the passages with some of the words instead (hybrid ranking only; never
+        counted). Counting reads :meth:`positions` (no scores), not this.
 
         A filter whose passages form one run of ids (a kommun, a kommun and years: the build
         numbers passages by kommun, year, report) is passed to FTS5 as a rowid range, so only
-        that run's matches are scored; the mask is applied after as before (same rows)."""
+        that run's matches are scored; the mask is applied after as before (same rows). An
+        empty filter matches nothing and reads nothing."""
         if expression is None:
             u = self.understand(req)
             expression = u.any_expression if any_word else u.expression
-        key = (expression, _filter_key(req), limit)
+        fkey = _filter_key(req)
+        key = (expression, fkey, limit)
         with self.index._lock:
             if key in self._matches:
                 return self._matches[key]
-        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
-        if not expression:
-            return empty
+        if not expression or (mask is not None and not mask.any()):
+            return _EMPTY_MATCHES
         w = ", ".join(str(x) for x in FTS_WEIGHTS)
-        conn = self.index.conn()
-        deadline = time.monotonic() + (ANY_WORD_TIME_LIMIT_S if any_word else TIME_LIMIT_S)
-        conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, PROGRESS_OPS)
         sql, args = f"select rowid, -bm25(chunks_fts, {w}) as s from chunks_fts where chunks_fts match ?", [expression]
         run = _one_run(mask, self.index.chunk_ids) if mask is not None else None
         if run is not None:
             sql += " and rowid between ? and ?"
             args += list(run)
-        if limit is not None and (mask is None or run is not None):
+        limited = limit is not None and (mask is None or run is not None)
+        if limited:
             sql += " order by s desc, rowid limit ?"
             args.append(int(limit))
+        rows = self._run(sql, args, ANY_WORD_TIME_LIMIT_S if any_word else TIME_LIMIT_S)
+        if rows:
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+            pos, keep = self._positions_of(ids, mask)
+            scores = scores[keep]
+            order = np.lexsort((self.index.chunk_ids[pos], -scores))
+            result = (pos[order], scores[order])
+        else:
+            result = _EMPTY_MATCHES
+        complete = not limited or len(rows) < int(limit)   # every match was read: the count is known too
+        with self.index._lock:
+            self._remember(key, result)
+            if complete and not any_word:
+                self._remember((expression, fkey, "all"), np.sort(result[0]))
+        return result
+
+    def positions(self, req, mask: np.ndarray | None) -> np.ndarray:
+        """Positions (index rows, ascending) of every passage within the filters that contains
+        the words: what is counted (the result total, the overview per kommun × år, the batch
+        CSV). Exact: FTS5 lists the matching ids without scoring them (no BM25, no column
+        data, one string of ids instead of a Python row per match); a ranking that already
+        read every match (fewer than its limit) answers without a second query. Cached."""
+        expression = self.understand(req).expression
+        key = (expression, _filter_key(req), "all")
+        with self.index._lock:
+            if key in self._matches:
+                return self._matches[key]
+        if not expression or (mask is not None and not mask.any()):
+            return _EMPTY_MATCHES[0]
+        sql, args = "select group_concat(rowid) from chunks_fts where chunks_fts match ?", [expression]
+        run = _one_run(mask, self.index.chunk_ids) if mask is not None else None
+        if run is not None:
+            sql += " and rowid between ? and ?"
+            args += list(run)
+        text = self._run(sql, args, TIME_LIMIT_S)[0][0]
+        ids = np.fromstring(text, dtype=np.int64, sep=",") if text else _EMPTY_MATCHES[0]
+        pos = np.sort(self._positions_of(ids, mask)[0])
+        with self.index._lock:
+            self._remember(key, pos)
+        return pos
+
+    def _run(self, sql: str, args: list, limit_s: float) -> list:
+        """Run one FTS5 query under a time limit (plain tuples, not ``sqlite3.Row``)."""
+        conn = self.index.conn()
+        deadline = time.monotonic() + limit_s
+        conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, PROGRESS_OPS)
         try:
-            rows = conn.execute(sql, args).fetchall()
+            cur = conn.cursor()
+            cur.row_factory = None
+            return cur.execute(sql, args).fetchall()
         except sqlite3.OperationalError as exc:
             if "interrupted" in str(exc):
                 raise SearchError("q", "sökningen tog för lång tid; förenkla frågan") from None
             raise SearchError("q", f"kunde inte tolka frågan för ordsökning ({exc})") from None
         finally:
             conn.set_progress_handler(None, 0)
-        if rows:
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-            all_ids = self.index.chunk_ids
-            pos = np.clip(np.searchsorted(all_ids, ids), 0, max(len(all_ids) - 1, 0))
-            valid = all_ids[pos] == ids
-            pos, scores = pos[valid], scores[valid]
-            if mask is not None:
-                scores, pos = scores[mask[pos]], pos[mask[pos]]
-            order = np.lexsort((self.index.chunk_ids[pos], -scores))
-            result = (pos[order], scores[order])
-        else:
-            result = empty
-        with self.index._lock:
-            self._matches[key] = result
-            if len(self._matches) > 256:
-                self._matches.popitem(last=False)
-        return result
+
+    def _positions_of(self, ids: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Index rows of passage ids, and which of ``ids`` were kept (known, within ``mask``)."""
+        all_ids = self.index.chunk_ids
+        pos = np.clip(np.searchsorted(all_ids, ids), 0, max(len(all_ids) - 1, 0))
+        keep = all_ids[pos] == ids if len(all_ids) else np.zeros(len(ids), dtype=bool)
+        if mask is not None:
+            keep &= mask[pos]
+        return pos[keep], keep
+
+    def _remember(self, key, value) -> None:
+        self._matches[key] = value
+        self._matches.move_to_end(key)
+        while len(self._matches) > 256:
+            self._matches.popitem(last=False)
 
     def rank(self, index, req, mask: np.ndarray) -> Ranking:
         t = time.perf_counter()
         u = self.understand(req)
-        pos, scores = self.matches(req, mask if index.filtered(req) else None)
+        within = mask if index.filtered(req) else None
+        pos, scores = self.matches(req, within, limit=WINDOW)
         items = [(int(index.chunk_ids[p]), float(s)) for p, s in zip(pos[:WINDOW], scores[:WINDOW])]
-        return Ranking(self.name, items, {"total": len(pos), "coverage": u.coverage, "understood": u},
+        total = len(self.positions(req, within))
+        return Ranking(self.name, items, {"total": total, "coverage": u.coverage, "understood": u},
                        weight=u.coverage, ms=(time.perf_counter() - t) * 1000)
 
 
@@ -431,6 +478,9 @@ class KeywordSignal:
         items = [(int(index.chunk_ids[p]), float(s)) for p, s in zip(pos[:k], scores[:k])]
         return Ranking("any_word", items, {"total": len(pos)}, weight=ANY_WORD_WEIGHT * u.coverage,
                        ms=(time.perf_counter() - t) * 1000)
+
+
+_EMPTY_MATCHES = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
 
 
 def _split_or(expression: str) -> tuple[list[str], str]:
