@@ -11,7 +11,9 @@ Prints:
     and once with the HNSW index beside the database ("hnsw");
   * the CPU time of each search (process time: what a search costs when other work shares
     the two cores; the int8 scan uses both cores, so its CPU time can exceed its wall time);
-  * memory: max RSS after loading and at the end of each run, and the load time;
+  * memory: max RSS after loading and at the end of each run, the process's own memory
+    (RssAnon: without the pages of the memory-mapped HNSW index, which the page cache holds
+    and shares) after loading and at its highest, and the load time;
   * recall@10 against exact float32 search of the int8 scan and of the HNSW index at several
     candidate counts (``--fetch``), with the HNSW search time per query: strict (the share of the
     exact top 10 returned) and within ε of the exact 10th similarity, and the queries that found
@@ -177,6 +179,18 @@ def percentiles(xs: list[float]) -> tuple[float, float]:
     return float(np.percentile(xs, 50)), float(np.percentile(xs, 95))
 
 
+def private_mb() -> float:
+    """Resident memory of this process that is its own (``RssAnon``): without the pages of
+    memory-mapped files (the HNSW index), which the page cache shares and can drop."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def latency(db: Path, queries: list[str], filtered: bool, vectors: str) -> dict:
     """p50/p95 of each part of a hybrid search; ``vectors``: "auto" (what the server does),
     "exact" (no HNSW index: float32, int8 above 250k) or "hnsw" (the index beside the database)."""
@@ -188,6 +202,7 @@ def latency(db: Path, queries: list[str], filtered: bool, vectors: str) -> dict:
     index = SearchIndex(db, ann=vectors != "exact")
     load_s = time.perf_counter() - t
     rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    private_loaded = private_max = private_mb()
     codes = sorted(set(index.kommunkod))
     parts: dict[str, list[float]] = {}
     how: dict[str, int] = {}
@@ -203,6 +218,7 @@ def latency(db: Path, queries: list[str], filtered: bool, vectors: str) -> dict:
             parts.setdefault("errors", []).append(str(exc))
             continue
         parts.setdefault("cpu_ms", []).append((time.process_time() - cpu) * 1000)
+        private_max = max(private_max, private_mb())
         for key, ms in resp.timings.items():
             parts.setdefault(key, []).append(ms)
         sem = index.semantic.rank(index, parse_request(params), index.mask(parse_request(params)))
@@ -211,6 +227,7 @@ def latency(db: Path, queries: list[str], filtered: bool, vectors: str) -> dict:
     kind = "hnsw" if index.ann is not None else ("int8" if index.scales is not None else "float32")
     return {"n": len(index.chunk_ids), "load_s": load_s, "dtype": kind, "how": how, "errors": len(errors),
             "parts": {k: percentiles(v) for k, v in parts.items()}, "rss_loaded_mb": rss_loaded,
+            "private_loaded_mb": private_loaded, "private_max_mb": private_max,
             "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -383,8 +400,9 @@ def main() -> None:
     print(f"belastning (load average) före sökmätningarna: {os.getloadavg()[0]:.1f}\n")
     if not args.recall_only:
         print("| passager | vektorer | filter | frågeinbäddning p50/p95 ms | vektorsökning p50/p95 | ordsökning (alla ord) p50/p95 | "
-              "några av orden p50/p95 | fusion p50/p95 | totalt p50/p95 | CPU-tid p50/p95 | max RSS efter laddning MB | max RSS MB | laddning s |")
-        print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+              "några av orden p50/p95 | fusion p50/p95 | totalt p50/p95 | CPU-tid p50/p95 | max RSS efter laddning MB | max RSS MB | "
+              "eget minne (RssAnon) efter laddning / max MB | laddning s |")
+        print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     runs = [(real, "auto")]
     for n in args.sizes:
         db = with_ann(make_synthetic(n)) if "hnsw" in args.vectors else make_synthetic(n)
@@ -396,7 +414,8 @@ def main() -> None:
             cell = lambda k: f"{p[k][0]:.1f} / {p[k][1]:.1f}" if k in p else "–"
             print(f"| {r['n']:,} | {r['dtype']} | {'kommun + år' if filtered else 'inget'} | {cell('query_embedding_ms')} | "
                   f"{cell('vector_search_ms')} | {cell('keyword_ms')} | {cell('any_word_ms')} | {cell('fusion_ms')} | "
-                  f"{cell('total_ms')} | {cell('cpu_ms')} | {r['rss_loaded_mb']:.0f} | {r['max_rss_mb']:.0f} | {r['load_s']:.1f} |"
+                  f"{cell('total_ms')} | {cell('cpu_ms')} | {r['rss_loaded_mb']:.0f} | {r['max_rss_mb']:.0f} | "
+                  f"{r['private_loaded_mb']:.0f} / {r['private_max_mb']:.0f} | {r['load_s']:.1f} |"
                   + (f" ({r['errors']} av {args.queries} frågor stoppade av ordsökningens tidsgräns 2 s)" if r.get("errors") else ""), flush=True)
     for n in args.sizes if "hnsw" in args.vectors else []:
         rec = run_child(make_synthetic(n), False, "recall", min(args.queries, 46), *args.fetch)
