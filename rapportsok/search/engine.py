@@ -16,7 +16,6 @@ the share of query words the index knows.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -123,23 +122,14 @@ class SearchIndex(CorpusIndex):
 
     # -- the search -----------------------------------------------------------------------------
     def rankings(self, req: SearchRequest, mask: np.ndarray, semantic_weight: float | None = None) -> list[Ranking]:
-        names = SIGNALS_FOR_MODE[req.mode]
-        # Hybrid: the keyword side waits in SQLite and the semantic side in ONNX Runtime and
-        # usearch, all without the GIL – the keyword ranking runs in a worker thread meanwhile
-        # (the same work and the same rankings, less waiting on two cores).
-        keyword = _pool().submit(self.keyword.rank, self, req, mask) if len(names) > 1 and "keyword" in names else None
-        ranked = {name: self.signals[name].rank(self, req, mask) for name in names if name != "keyword" or keyword is None}
-        any_word = self.keyword.rank_any(self, req, mask) if req.mode == "hybrid" and ANY_WORD else None
-        if keyword is not None:
-            ranked["keyword"] = keyword.result()
         out = []
-        for name in names:
-            r = ranked[name]
+        for name in SIGNALS_FOR_MODE[req.mode]:
+            r = self.signals[name].rank(self, req, mask)
             if name == "semantic" and semantic_weight is not None:
                 r.weight = semantic_weight
             out.append(r)
-        if any_word is not None:
-            out.append(any_word)
+        if req.mode == "hybrid" and ANY_WORD:
+            out.append(self.keyword.rank_any(self, req, mask))
         if req.mode == "hybrid" and table_rows.WEIGHT > 0 and (not table_rows.ONLY_NUMBERS or self.query_kind(req.q) == "number"):
             out.append(self.table_rows.rank(self, req, mask))
         if req.mode == "hybrid" and proximity.WEIGHT > 0:
@@ -370,22 +360,6 @@ def shingle_hashes(words: list[str]) -> np.ndarray:
     for k in range(1, 5):
         mixed += (h[k: k + m] ^ (h[k: k + m] >> np.uint64(29))) * _SHINGLE_MIX[k]
     return np.unique(mixed.view(np.int64))
-
-
-_POOL = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool():
-    """Worker threads for the keyword side of hybrid searches (more than the two cores: several
-    requests may search at once, and the workers mostly wait in SQLite)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="keyword")
-    return _POOL
 
 
 @lru_cache(maxsize=256)
