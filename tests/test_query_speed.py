@@ -23,3 +23,55 @@ def test_query_model_runs_one_thread_and_gives_the_same_vectors(index):
     queries = [q["q"] for q in load_queries()][:20] + ["familjhem i kalmr", "ekonomiskt bistånd 2022"]
     for q in queries:
         assert np.array_equal(index.embedder().embed_query(q), two.embed_query(q)), q
+
+
+def _correct_by_scan(vocab, word: str) -> str | None:
+    """Spelling correction as it was: every indexed term compared with the word."""
+    from rapidfuzz import fuzz, process
+
+    if word in vocab.vocab or len(word) < 4 or word.isdigit():
+        return None
+    best = process.extractOne(word, vocab.terms, scorer=fuzz.ratio, score_cutoff=80)
+    if best is None:
+        return None
+    ties = process.extract(word, vocab.terms, scorer=fuzz.ratio, score_cutoff=best[1] - 1e-6, limit=5)
+    candidates = [t for t, _, _ in ties] or [best[0]]
+    return max(candidates, key=lambda t: (vocab.vocab.get(t, 0), t))
+
+
+def _misspellings(terms: list[str], rng: random.Random, n: int) -> list[str]:
+    """Words one or two edits from an indexed term (as users misspell), and some far from any."""
+    out = []
+    letters = "abcdefghijklmnopqrstuvwxyzåäöé"
+    for _ in range(n):
+        w = rng.choice(terms)
+        for _ in range(rng.choice([1, 1, 2])):
+            i = rng.randrange(len(w) + 1)
+            edit = rng.choice(["sub", "del", "ins", "swap"])
+            if edit == "sub" and i < len(w):
+                w = w[:i] + rng.choice(letters) + w[i + 1:]
+            elif edit == "del" and i < len(w) and len(w) > 1:
+                w = w[:i] + w[i + 1:]
+            elif edit == "swap" and i + 1 < len(w):
+                w = w[:i] + w[i + 1] + w[i] + w[i + 2:]
+            else:
+                w = w[:i] + rng.choice(letters) + w[i:]
+        out.append(w)
+    out += ["".join(rng.choice(letters) for _ in range(rng.randint(4, 14))) for _ in range(n // 5)]
+    return out
+
+
+def test_spelling_correction_equals_the_scan_of_every_term(index):
+    """Only terms that can reach the cut-off are compared; the answers are the full scan's,
+    for thousands of misspelt corpus words, random strings and the evaluation queries' words."""
+    vocab = index.keyword.vocab
+    rng = random.Random(16)
+    words = _misspellings([t for t in vocab.terms if len(t) >= 4], rng, 3000)
+    words += [w.lower() for q in load_queries() for w in q["q"].split()]
+    words += ["x" * 300 + "familjehem", "ααααβγ", "familjehemsplaceringarnas", "kostnadsökningarna" * 3]
+    corrected = 0
+    for w in words:
+        expected = _correct_by_scan(vocab, w)
+        assert vocab.correct(w) == expected, w
+        corrected += expected is not None
+    assert corrected > 1500   # most misspellings have a correction: the comparison is not vacuous

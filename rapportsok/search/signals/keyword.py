@@ -46,6 +46,7 @@ PROGRESS_OPS = 10_000           # SQLite VM steps between two looks at the clock
 ANY_WORD_TIME_LIMIT_S = 0.5     # the "some of the words" ranking only orders: past this it is left out
 WINDOW = 3000                   # ranked passages kept per query (reachable: offset ≤ 2000 + limit ≤ 1000)
 PREFIX_MIN_LEN = 5
+CORRECT_MIN = 80               # spelling correction: the nearest term must have fuzz.ratio ≥ this
 SHORTER_STEMS = os.environ.get("RAPPORTSOK_SHORTER_STEMS", "0") != "0"   # README, issue 13
 ANY_WORD_CANDIDATES = 50        # hybrid: passages with some of the words, ranked by BM25
 ANY_WORD_WEIGHT = float(os.environ.get("RAPPORTSOK_ANY_WORD_WEIGHT", "1"))
@@ -90,17 +91,72 @@ class Vocabulary:
         return term in self.vocab
 
     def correct(self, word: str) -> str | None:
-        """Nearest indexed term for a word/stem the index does not contain (None if none close)."""
+        """Nearest indexed term for a word/stem the index does not contain (None if none close):
+        the most frequent of the terms with the highest ``fuzz.ratio`` ≥ 80.
+
+        Only terms that could reach 80 are compared (:meth:`_could_match`, a bound that never
+        leaves out a term that reaches it), in vocabulary order, so the answer is the one a scan
+        of every term gives (tested) – ≈10× faster on the corpus."""
         if word in self.vocab or len(word) < 4 or word.isdigit():
             return None
         from rapidfuzz import fuzz, process
 
-        best = process.extractOne(word, self.terms, scorer=fuzz.ratio, score_cutoff=80)
+        terms = self._could_match(word)
+        best = process.extractOne(word, terms, scorer=fuzz.ratio, score_cutoff=CORRECT_MIN)
         if best is None:
             return None
-        ties = process.extract(word, self.terms, scorer=fuzz.ratio, score_cutoff=best[1] - 1e-6, limit=5)
+        ties = process.extract(word, terms, scorer=fuzz.ratio, score_cutoff=best[1] - 1e-6, limit=5)
         candidates = [t for t, _, _ in ties] or [best[0]]
         return max(candidates, key=lambda t: (self.vocab.get(t, 0), t))
+
+    def _could_match(self, word: str) -> list[str]:
+        """The terms whose ``fuzz.ratio`` with ``word`` can be ≥ ``CORRECT_MIN``, in vocabulary order.
+
+        ``fuzz.ratio(a, b)`` = 200·LCS(a, b) / (len a + len b), and the longest common subsequence
+        holds at most min(count in a, count in b) of each character – summed over the characters,
+        a bound computed for every term at once from a table of character counts per term
+        (the 63 most common characters, the rest counted together, which only loosens the bound).
+        A term whose bound is below the cut-off cannot reach it."""
+        table = self._char_table()
+        if table is None:
+            return self.terms
+        columns, counts, lengths, terms = table
+        wanted: dict[int, int] = {}
+        for ch in word:
+            col = columns.get(ch, len(columns))
+            wanted[col] = wanted.get(col, 0) + 1
+        if max(wanted.values()) > 255:    # the table's counts stop at 255: scan everything
+            return self.terms
+        bound = np.zeros(len(lengths), dtype=np.int32)
+        for col, n in wanted.items():
+            bound += np.minimum(counts[:, col], n)
+        # 200·bound / (la + lb) ≥ CORRECT_MIN, in integers (no rounding can drop a term)
+        keep = np.flatnonzero(200 * bound >= CORRECT_MIN * (lengths + len(word)))
+        return terms[keep].tolist()
+
+    def _char_table(self):
+        """Per term: counts of the 63 most common characters and of all others (cached)."""
+        table = getattr(self, "_table", False)
+        if table is not False:
+            return table
+        table = None
+        if self.terms:
+            joined = "".join(self.terms)
+            codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            lengths = np.fromiter((len(t) for t in self.terms), dtype=np.int64, count=len(self.terms))
+            uniq, inverse, freq = np.unique(codes, return_inverse=True, return_counts=True)
+            common = np.argsort(-freq, kind="stable")[:63]           # positions in uniq, most common first
+            col_of = np.full(len(uniq), len(common), dtype=np.int64)   # everything else: the last column
+            col_of[common] = np.arange(len(common))
+            columns = {chr(int(uniq[u])): i for i, u in enumerate(common)}
+            col = col_of[inverse]
+            owner = np.repeat(np.arange(len(self.terms)), lengths)
+            width = len(columns) + 1
+            flat = np.bincount(owner * width + col, minlength=len(self.terms) * width)
+            counts = np.asfortranarray(np.minimum(flat.reshape(len(self.terms), width), 255).astype(np.uint8))
+            table = (columns, counts, lengths, np.array(self.terms, dtype=object))
+        self._table = table
+        return table
 
     def inflections(self, stem: str) -> list[str]:
         """The stem and indexed terms that extend it by one or two letters ("familjehem" →
