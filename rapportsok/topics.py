@@ -154,6 +154,34 @@ class Expansion:
     how: str = "synonym"      # "abbreviation", "english" or "synonym"
 
 
+@dataclass
+class _Lookup:
+    topics: tuple[Topic, ...]
+    abbr_exact: dict[str, list[tuple[int, int]]]      # abbreviation as written → (topic, abbreviation)
+    abbr_lower: dict[str, list[tuple[int, int]]]      # lower-case, abbreviations of 3+ letters
+    phrase_first: dict[str, list[tuple[int, int, tuple[str, ...]]]]   # first stem → (topic, phrase, stems)
+    english_first: dict[str, list[tuple[int, int, tuple[str, ...]]]]  # first English word → …
+
+
+@lru_cache(maxsize=1)
+def _lookup() -> _Lookup:
+    """The topics' abbreviations and phrases by their first word (for :func:`expand_query`)."""
+    topics = load_topics()
+    look = _Lookup(topics, {}, {}, {}, {})
+    for ti, t in enumerate(topics):
+        for ai, abbr in enumerate(t.abbreviations):
+            look.abbr_exact.setdefault(abbr, []).append((ti, ai))
+            if len(abbr) >= 3:
+                look.abbr_lower.setdefault(abbr.lower(), []).append((ti, ai))
+        for pi, phrase in enumerate(t.phrases):
+            if phrase:
+                look.phrase_first.setdefault(phrase[0], []).append((ti, pi, phrase))
+        for pi, phrase in enumerate(t.english_phrases):
+            if phrase:
+                look.english_first.setdefault(phrase[0], []).append((ti, pi, phrase))
+    return look
+
+
 @lru_cache(maxsize=4096)
 def expand_query(q: str) -> tuple[tuple[Expansion, ...], tuple[str, ...]]:
     """Topics a query names (by abbreviation, synonym or English phrase) and the rest of its words.
@@ -168,25 +196,32 @@ def expand_query(q: str) -> tuple[tuple[Expansion, ...], tuple[str, ...]]:
     expansions: list[Expansion] = []
     stems = [swedish.stem(t) for t in raw_tokens]
     en = [_en(t) for t in raw_tokens]
+    look = _lookup()
+    # (n, start, end, topic, how, order): ``order`` is the place a loop over every topic's
+    # abbreviations, then phrases, then English phrases would have found it, so ties in (n, start)
+    # keep that loop's order; the lookup tables only skip what cannot match (same result, tested)
     candidates = []
-    for t in load_topics():
-        for abbr in t.abbreviations:
-            for i, tok in enumerate(raw_tokens):
-                if tok == abbr or (tok.lower() == abbr.lower() and len(abbr) >= 3 and tok.lower() not in swedish.STOPWORDS):
-                    candidates.append((1, i, i + 1, t, "abbreviation"))
-        for phrase in t.phrases:
+    for i, tok in enumerate(raw_tokens):
+        found = set(look.abbr_exact.get(tok, ()))
+        low = tok.lower()
+        if low not in swedish.STOPWORDS:
+            found |= set(look.abbr_lower.get(low, ()))
+        for ti, ai in found:
+            candidates.append((1, i, i + 1, look.topics[ti], "abbreviation", (ti, 0, ai, i)))
+    for i, st in enumerate(stems):
+        for ti, pi, phrase in look.phrase_first.get(st, ()):
             n = len(phrase)
-            for i in range(len(stems) - n + 1):
-                if tuple(stems[i: i + n]) == phrase and n > 0:
-                    candidates.append((n, i, i + n, t, "synonym"))
-        for phrase in t.english_phrases:
-            seq = [j for j, tok in enumerate(raw_tokens) if tok.lower() not in ENGLISH_STOPWORDS]
+            if tuple(stems[i: i + n]) == phrase:
+                candidates.append((n, i, i + n, look.topics[ti], "synonym", (ti, 1, pi, i)))
+    seq = [j for j, tok in enumerate(raw_tokens) if tok.lower() not in ENGLISH_STOPWORDS]
+    for k, j in enumerate(seq):
+        for ti, pi, phrase in look.english_first.get(en[j], ()):
             n = len(phrase)
-            for k in range(len(seq) - n + 1):
-                idx = seq[k: k + n]
-                if tuple(en[j] for j in idx) == phrase and idx[-1] - idx[0] < n + 3:
-                    candidates.append((n + 0.5, idx[0], idx[-1] + 1, t, "english"))
-    for _n, a, b, t, how in sorted(candidates, key=lambda c: (-c[0], c[1])):
+            idx = seq[k: k + n]
+            if len(idx) == n and tuple(en[x] for x in idx) == phrase and idx[-1] - idx[0] < n + 3:
+                candidates.append((n + 0.5, idx[0], idx[-1] + 1, look.topics[ti], "english", (ti, 2, pi, k)))
+    candidates.sort(key=lambda c: (-c[0], c[1], c[5]))
+    for _n, a, b, t, how, _order in candidates:
         if any(used[a:b]) or any(e.topic == t.id for e in expansions):
             continue
         for k in range(a, b):

@@ -75,3 +75,61 @@ def test_spelling_correction_equals_the_scan_of_every_term(index):
         assert vocab.correct(w) == expected, w
         corrected += expected is not None
     assert corrected > 1500   # most misspellings have a correction: the comparison is not vacuous
+
+
+def _topic_candidates_by_loop(q: str):
+    """What expand_query matched before it had lookup tables: a loop over every topic."""
+    from rapportsok import swedish, topics
+
+    raw_tokens = swedish.WORD_RE.findall(q)
+    stems = [swedish.stem(t) for t in raw_tokens]
+    en = [topics._en(t) for t in raw_tokens]
+    candidates = []
+    for t in topics.load_topics():
+        for abbr in t.abbreviations:
+            for i, tok in enumerate(raw_tokens):
+                if tok == abbr or (tok.lower() == abbr.lower() and len(abbr) >= 3 and tok.lower() not in swedish.STOPWORDS):
+                    candidates.append((1, i, i + 1, t.id, "abbreviation"))
+        for phrase in t.phrases:
+            n = len(phrase)
+            for i in range(len(stems) - n + 1):
+                if tuple(stems[i: i + n]) == phrase and n > 0:
+                    candidates.append((n, i, i + n, t.id, "synonym"))
+        for phrase in t.english_phrases:
+            seq = [j for j, tok in enumerate(raw_tokens) if tok.lower() not in topics.ENGLISH_STOPWORDS]
+            n = len(phrase)
+            for k in range(len(seq) - n + 1):
+                idx = seq[k: k + n]
+                if tuple(en[j] for j in idx) == phrase and idx[-1] - idx[0] < n + 3:
+                    candidates.append((n + 0.5, idx[0], idx[-1] + 1, t.id, "english"))
+    used = [False] * len(raw_tokens)
+    chosen = []
+    for _n, a, b, tid, how in sorted(candidates, key=lambda c: (-c[0], c[1])):
+        if any(used[a:b]) or any(c[0] == tid for c in chosen):
+            continue
+        for k in range(a, b):
+            used[k] = True
+        chosen.append((tid, " ".join(raw_tokens[a:b]), how))
+    return chosen, tuple(tok for tok, u in zip(raw_tokens, used) if not u)
+
+
+def test_topic_expansion_equals_the_loop_over_every_topic(index):
+    """expand_query finds topics through lookup tables by first word; the topics, matched words,
+    kinds and the rest of the query are those of the loop over every topic, for the evaluation
+    queries, every synonym, abbreviation and English name of every topic (alone, in other case,
+    and mixed with other words and each other)."""
+    from rapportsok import topics
+
+    rng = random.Random(16)
+    names = [n for t in topics.load_topics() for n in [*t.synonyms, *t.abbreviations, *t.abbreviations.values(), *t.english]]
+    queries = [q["q"] for q in load_queries()] + names + [n.lower() for n in names] + [n.upper() for n in names]
+    filler = ["i", "och", "kalmar", "kostnader", "the", "of", "2022", "barn", "för", "många"]
+    for _ in range(1500):
+        queries.append(" ".join(rng.choice(names + filler) for _ in range(rng.randint(1, 5))))
+    several = 0
+    for q in queries:
+        expansions, rest = topics.expand_query(q)
+        got = [(e.topic, e.matched, e.how) for e in expansions]
+        assert (got, rest) == _topic_candidates_by_loop(q), q
+        several += len(got) > 1
+    assert several > 100
