@@ -375,7 +375,7 @@ async def rapport(datasette, request):
             nav = reader_nav.navigation(conn, index, report_id, passage_n, params, referer, prefix)
         except Exception:  # navigation is a help; the report must open without it
             nav = {"toc": [], "hits": [], "prev": None, "next": None, "position": None, "back_url": None}
-        return nav, web.report_page(conn, report_id, passage_n, args.get("q"), index, sida_n)
+        return nav, web.report_page(conn, report_id, passage_n, args.get("q"), index, sida_n, prefix)
 
     try:
         nav, view = await run(with_conn(index, reader))

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 from markupsafe import Markup
 
-from . import exports
+from . import exports, reader_html
 from .errors import RapportsokError, SearchError
 from .response_cache import BoundedLRU
 from .query import MAX_EXPORT_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS, SearchRequest, parse_request, single_values
@@ -514,7 +514,8 @@ class ReaderBlock:
 
 
 def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = None, q: str | None = None,
-                index: SearchIndex | None = None, sida: int | None = None) -> dict:
+                index: SearchIndex | None = None, sida: int | None = None, prefix: str = "/") -> dict:
+    """The report reader's view; ``article`` is its text as HTML (``prefix``: where the site is mounted)."""
     if q and len(q) > MAX_QUERY_CHARS:
         raise BadRequest(f"Sökfrågan är {len(q)} tecken lång; högst {MAX_QUERY_CHARS} tecken.", parameter="q")
     base = _reader_cached(index, conn, report_id) if index is not None else _reader(conn, report_id)
@@ -541,6 +542,7 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
     fields = [(label, meta.get(field, {})) for field, label in METADATA_LABELS]
     return {"report": report, "blocks": blocks, "tables": base["tables"], "meta": fields, "passage": passage, "q": q,
             "hit": hit, "type_label": TYPE_LABELS.get(report["report_type"], report["report_type"] or ""),
+            "article": reader_html.article(base, blocks, hit["ordinal"] if hit else None, pdf_url(report), prefix),
             "date": swedish_date(report.get("document_date")), "sida": sida, "pdf_url": pdf_url(report),
             "citation": citation(report, meta.get("committee", {}).get("value"),
                                  sida or (hit_page(conn, hit["id"]) if hit else None))}

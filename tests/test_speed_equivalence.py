@@ -1,4 +1,4 @@
-"""Speed work on the query path (issue 16, load) gives exactly what the slower code gave.
+"""Speed work on the query path and the reader (issue 16, load) gives exactly what the slower code gave.
 
 Each faster piece is compared with the straightforward version it replaced, on the real
 corpus's vocabulary, topics and evaluation queries plus generated misspellings."""
@@ -133,3 +133,55 @@ def test_topic_expansion_equals_the_loop_over_every_topic(index):
         assert (got, rest) == _topic_candidates_by_loop(q), q
         several += len(got) > 1
     assert several > 100
+
+
+OLD_READER_LOOP = """{% for b in view.blocks %}
+  {% if b.page_mark %}{% set pm = b.page_mark %}<p class="page-mark" id="sida-{{ pm.page }}"><span>s. {{ pm.page }}</span>{% if view.pdf_url %} <a href="{{ view.pdf_url|site_url }}#page={{ pm.page }}">PDF s. {{ pm.page }}</a>{% endif %}{% if pm.ocr %} <span class="ocr-note">Texten är maskinläst från en skannad sida (Tesseract, säkerhet {{ pm.ocr_confidence|round|int }} %) och kan innehålla läsfel.</span>{% endif %}</p>{% endif %}
+  {% for a in b.anchors %}<span id="passage-{{ a }}" class="anchor"></span>{% endfor %}
+  {% set hit = view.hit and view.hit.ordinal in b.passages %}
+  {% if b.kind == "heading" %}<h{{ b.level }}{% if hit %} class="hit"{% endif %}>{{ b.html }}</h{{ b.level }}>
+  {% elif b.kind == "table" %}<figure class="report-figure{% if hit %} hit{% endif %}"{% if b.table_id %} id="tabell-{{ b.table_id }}"{% endif %}>{{ b.html }}{% if b.table_id %}<figcaption><a href="{{ rs_base }}tabell/{{ b.table_id }}">Tabellen som data (CSV/JSON)</a></figcaption>{% endif %}</figure>
+  {% elif b.kind == "meta" %}<p class="meta-block{% if hit %} hit{% endif %}">{{ b.html }}</p>
+  {% else %}<p class="{% if hit %}hit{% endif %}">{{ b.html }}</p>{% endif %}
+{% endfor %}"""
+
+
+def _same_html(a: str, b: str) -> bool:
+    import re
+
+    norm = lambda s: re.sub(r">\s+<", "><", s.strip())  # noqa: E731 - whitespace between tags only
+    return norm(a) == norm(b)
+
+
+def _reader_matches_old_template(db, queries: list[str]) -> int:
+    """Every report of ``db``, without a hit and opened at each passage (with a query): the
+    reader's text made by reader_html equals what the template's loop over blocks wrote."""
+    import jinja2
+
+    from rapportsok import web
+    from rapportsok.search import SearchIndex, urls
+
+    index = SearchIndex(db, load_vectors=False)
+    conn = index.conn()
+    compared = 0
+    for prefix in ("/", "/app/"):
+        env = jinja2.Environment(autoescape=True)
+        env.filters["site_url"] = lambda u, p=prefix: urls.prefixed(p, u)
+        loop = env.from_string(OLD_READER_LOOP)
+        for (rid,) in conn.execute("select id from reports").fetchall():
+            ordinals = [None] + [r[0] for r in conn.execute("select ordinal from chunks where report_id = ?", [rid])]
+            for i, passage in enumerate(ordinals):
+                q = queries[i % len(queries)] if passage is not None else None
+                view = web.report_page(conn, rid, passage, q, index, prefix=prefix)
+                assert _same_html(str(view["article"]), loop.render(view=view, rs_base=prefix)), (rid, passage, q)
+                compared += 1
+    return compared
+
+
+def test_reader_text_equals_the_old_template_loop(built_db):
+    assert _reader_matches_old_template(built_db, ["familjehem", "SSPF", "kostnader placeringar", "barn och unga"]) > 400
+
+
+def test_reader_text_of_pdfs_equals_the_old_template_loop(pdf_build):
+    """PDF reports: page marks, links to the PDF's pages and the OCR note as the template wrote them."""
+    assert _reader_matches_old_template(pdf_build[0], ["familjehem", "kostnader"]) > 100
