@@ -553,23 +553,13 @@ RS_PAGE = re.compile(r"^/(sok|batch|rapporter|rapport/.*|tabell/.*|amnen|amne/.*
 
 @hookimpl
 def extra_template_vars(request, datasette):
-    async def rs_table_hit(table_id, row_index=None, q=None, chunk_id=None):
-        """The header and matching row of a table hit (for _traff_tabell.html)."""
-        if not table_id and chunk_id is None:
-            return None
-        index = await index_for(datasette)
-        if not table_id:
-            table_id = await run(with_conn(index, web.table_of_chunk), chunk_id)
-        stems = await run(index.query_stems, q) if q else set()
-        return await run(with_conn(index, web.table_hit), table_id, row_index, q, stems)
-
     async def rs_collection():
         """The collection overview (reports per kommun and year, licences) for _samlingen.html."""
         index = await index_for(datasette)
         o = await run(with_conn(index, collection.overview))
         return {**o, "summary": collection.summary(o)}
 
-    return {**_template_vars(request), "rs_table_hit": rs_table_hit, "rs_collection": rs_collection,
+    return {**_template_vars(request), "rs_collection": rs_collection,
             "kommun_harledd": lambda report_id: inferred_municipalities(datasette).get(report_id)}
 
 

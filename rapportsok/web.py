@@ -156,7 +156,8 @@ def search_page(index: SearchIndex, params: dict) -> dict:
         short, short_spans = snippet(text, spans, matched=matched_in(text, h["text"], h["matched"]))
         hits.append({**h, "snippet_html": highlight_html(short, short_spans),
                      "type_label": TYPE_LABELS.get(h["report_type"], h["report_type"] or ""),
-                     "reader_url": reader_url(h["report_id"], h["passage"], req.q or None)})
+                     "reader_url": reader_url(h["report_id"], h["passage"], req.q or None),
+                     "table_hit": _table_hit_of(index, h, view["q"]) if h["kind"] == "table" else None})
     page = req.offset // req.limit + 1
     pages = max(1, math.ceil(resp.shown / req.limit))
     past_end = bool(req.offset and req.offset >= resp.shown)
@@ -167,6 +168,16 @@ def search_page(index: SearchIndex, params: dict) -> dict:
         "suggested_q": _suggested(req.q, resp.interpreted.get("suggestions") or {}),
     })
     return view
+
+
+def _table_hit_of(index: SearchIndex, h, q: str) -> dict | None:
+    """A table hit's header and matching row (:func:`table_hit`), made with the page in the worker
+    (the template asked for it per hit, two more trips through the worker pool each)."""
+    conn = index.conn()
+    table_id = h.get("table_id") or (table_of_chunk(conn, h["chunk_id"]) if h.get("chunk_id") is not None else None)
+    if not table_id:
+        return None
+    return table_hit(conn, table_id, h.get("table_row"), q, index.query_stems(q) if q else set())
 
 
 def _suggested(q: str, suggestions: dict) -> str | None:
