@@ -77,9 +77,10 @@ def _table_rows(text: str, spans: list[list[int]]) -> list[list[str]]:
 
 def hydrate(index, page: list[tuple[int, float, list[int]]], req, per_signal: dict[int, dict], marks: Marks,
             in_words: np.ndarray, signal_names: list[str], highlights: bool = True) -> list[Hit]:
-    """Typed hits of one result page. ``highlights=False``: leave ``Hit.highlights`` empty
-    (callers that do not show them – the exports, batch, the reader's hit list – skip the
-    cost; a table passage still gets its matching rows)."""
+    """Typed hits of one result page. ``highlights=False``: leave ``Hit.highlights`` and a table
+    passage's ``table_rows`` (the rows with highlighted words) empty – callers that do not show
+    them (the exports, batch, Atom, the search page, the reader's hit list) skip the cost of
+    highlighting every word of long table passages; ``rapportsok search --json`` shows both."""
     if not page:
         return []
     ids = [cid for cid, _, _ in page] + [d for _, _, dups in page for d in dups]
@@ -96,7 +97,7 @@ def hydrate(index, page: list[tuple[int, float, list[int]]], req, per_signal: di
         for name in names:
             s, r = per_signal.get(cid, {}).get(name, (None, None))
             scores[name], scores[f"{name}_rank"] = s, r
-        spans = highlight_spans(row["text"], marks) if highlights or row["kind"] == "table" else []
+        spans = highlight_spans(row["text"], marks) if highlights else []
         hits.append(Hit(
             report_id=row["report_id"], source_file=row["source_file"], municipality=row["municipality"],
             kommunkod=row["kommunkod"], year=row["year"], period=row["period"], report_type=row["report_type"],
@@ -104,13 +105,13 @@ def hydrate(index, page: list[tuple[int, float, list[int]]], req, per_signal: di
             score=round(float(score), 6), rank=0, mode=req.mode, title=row["title"], heading=row["heading"],
             chunk_id=cid, passage=row["ordinal"], kind=row["kind"],
             url=passage_url(row["report_id"], row["ordinal"]), scores=scores,
-            contains_words=bool(in_words[index.index_of[cid]]), highlights=spans if highlights else [],
+            contains_words=bool(in_words[index.index_of[cid]]), highlights=spans,
             also_in=[{"report_id": rows[d]["report_id"], "municipality": rows[d]["municipality"], "year": rows[d]["year"],
                       "section": rows[d]["section"], "char_start": rows[d]["char_start"], "char_end": rows[d]["char_end"],
                       "chunk_id": d, "url": passage_url(rows[d]["report_id"], rows[d]["ordinal"]),
                       "reader_url": reader_url(rows[d]["report_id"], rows[d]["ordinal"], req.q or None)}
                      for d in dups],
             page=row["page_start"], page_end=row["page_end"],
-            table_id=row["table_id"], table_rows=_table_rows(row["text"], spans) if row["kind"] == "table" else [],
+            table_id=row["table_id"], table_rows=_table_rows(row["text"], spans) if row["kind"] == "table" and highlights else [],
         ))
     return hits
