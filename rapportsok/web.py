@@ -151,13 +151,15 @@ def search_page(index: SearchIndex, params: dict) -> dict:
     marks = index.marks(req.q, req.mode, req.expand)
     hits = []
     for h in resp.hits:
-        text = display(h["text"])
-        spans = highlight_spans(text, marks)
-        short, short_spans = snippet(text, spans, matched=matched_in(text, h["text"], h["matched"]))
-        hits.append({**h, "snippet_html": highlight_html(short, short_spans),
-                     "type_label": TYPE_LABELS.get(h["report_type"], h["report_type"] or ""),
-                     "reader_url": reader_url(h["report_id"], h["passage"], req.q or None),
-                     "table_hit": _table_hit_of(index, h, view["q"]) if h["kind"] == "table" else None})
+        if h["kind"] == "table":   # shown as its header and matching row, not as a text snippet
+            shown = {"snippet_html": None, "table_hit": _table_hit_of(index, h, view["q"])}
+        else:
+            text = display(h["text"])
+            spans = highlight_spans(text, marks)
+            short, short_spans = snippet(text, spans, matched=matched_in(text, h["text"], h["matched"]))
+            shown = {"snippet_html": highlight_html(short, short_spans), "table_hit": None}
+        hits.append({**h, **shown, "type_label": TYPE_LABELS.get(h["report_type"], h["report_type"] or ""),
+                     "reader_url": reader_url(h["report_id"], h["passage"], req.q or None)})
     page = req.offset // req.limit + 1
     pages = max(1, math.ceil(resp.shown / req.limit))
     past_end = bool(req.offset and req.offset >= resp.shown)

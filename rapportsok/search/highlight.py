@@ -48,29 +48,31 @@ def highlight_spans(text: str, marks: "Marks | set[str]") -> list[list[int]]:
         return []
     prefixes = tuple(marks.prefixes)
     words = list(swedish.WORD_RE.finditer(text))
-    lower = [m.group(0).lower() for m in words]
-    # whether a word is marked depends only on the word: decided once per Marks (a search
-    # highlights up to 100 hits with the same Marks)
+    if not words:
+        return []
+    surface = [m[0] for m in words]
+    # whether a word is marked depends only on the word: decided once per distinct word and
+    # Marks (a search highlights up to 100 hits with the same Marks; the Marks of a query are
+    # shared by the threads answering it, so the memo is only read and added to)
     memo = marks.__dict__.setdefault("_word_memo", {}) if not stem_prefixes else {}
-    hit = [False] * len(words)
-    for i, m in enumerate(words):
-        word = m.group(0)
-        marked = memo.get(word)
-        if marked is None:
-            marked = memo[word] = _marked(word, lower[i], marks, prefixes, stem_prefixes)
-        hit[i] = marked
-    for seq in marks.stem_phrases:
-        n = len(seq)
-        for i in range(len(words) - n + 1):
-            if all(seq[k] in swedish.index_terms(lower[i + k]) for k in range(n)):
-                for j in range(i, i + n):
-                    hit[j] = True
-    for phrase in marks.phrases:
-        n = len(phrase)
-        for i in range(len(words) - n + 1):
-            if tuple(lower[i: i + n]) == phrase:
-                for j in range(i, i + n):
-                    hit[j] = True
+    for word in set(surface):
+        if word not in memo:
+            memo[word] = _marked(word, word.lower(), marks, prefixes, stem_prefixes)
+    hit = [memo[w] for w in surface]
+    if marks.stem_phrases or marks.phrases:
+        lower = [w.lower() for w in surface]
+        for seq in marks.stem_phrases:
+            n = len(seq)
+            for i in range(len(words) - n + 1):
+                if all(seq[k] in swedish.index_terms(lower[i + k]) for k in range(n)):
+                    for j in range(i, i + n):
+                        hit[j] = True
+        for phrase in marks.phrases:
+            n = len(phrase)
+            for i in range(len(words) - n + 1):
+                if tuple(lower[i: i + n]) == phrase:
+                    for j in range(i, i + n):
+                        hit[j] = True
     return [[m.start(), m.end()] for m, h in zip(words, hit) if h]
 
 
