@@ -241,7 +241,8 @@ async def sok_export(datasette, request):
             return _csv_error(message, 400, exc.parameter)
         return await _error(datasette, request, message, 400, exc.parameter, as_json=fmt == "json")
     if fmt == "json":
-        return Response.json({"ok": True, **data})
+        # UTF-8 as it is (å, ä, ö take 2 bytes instead of 6 as \u00e5): the same JSON, a quarter smaller
+        return Response(json.dumps({"ok": True, **data}, ensure_ascii=False), content_type="application/json; charset=utf-8")
     rows = data["hits"] + ([{"text": data["note"]}] if data["note"] else [])
     headers = {"x-rapportsok-total": str(data.get("total", 0)), "x-rapportsok-capped": "1" if data["capped"] else "0"}
     return _csv_response(list(exports.rows(rows, web.CSV_EXPORT_FIELDS, variant)), "rapportsok-sok", variant, headers)

@@ -331,14 +331,22 @@ def _duplicate_rows(index: SearchIndex, row: dict, base_url: str) -> list[dict]:
     return out
 
 
+JSON_LIMIT = 20   # /sok.json hits per request without ``limit`` (``next`` links the following ones)
+
+
 def search_export(index: SearchIndex, params: dict, base_url: str = "") -> dict:
-    params = {"limit": 100, **params}
-    req = _request_from(index, params, export=True)
+    """One page of a search for ``/sok.json`` (and, with ``limit``, for ``/sok.csv``): ``limit``
+    hits (default :data:`JSON_LIMIT`, at most 1000) from ``offset``, and in ``next`` the URL of
+    the following page (``null`` after the last hit or past the deepest offset)."""
+    req = _request_from(index, {"limit": JSON_LIMIT, **params}, export=True)
     resp = index.search(req, highlights=False)   # the export has no highlight field
+    following = req.offset + req.limit
+    more = following < resp.shown and following <= MAX_OFFSET
     out = {"query": req.q, "mode": req.mode, "filters": req.filters_description(), "total": resp.total,
            "total_words": resp.total_words, "total_similar": resp.total_similar, "shown": resp.shown,
-           "offset": req.offset, "limit": req.limit, "corrections": resp.corrections,
-           "interpreted": resp.interpreted, "hits": export_rows(index, resp, base_url)}
+           "offset": req.offset, "limit": req.limit,
+           "next": base_url + urls.search_url(params, "json", page=None, offset=following) if more else None,
+           "corrections": resp.corrections, "interpreted": resp.interpreted, "hits": export_rows(index, resp, base_url)}
     if req.offset and req.offset >= resp.shown:
         out["message"] = f"offset {req.offset} ligger efter sista träffen; sökningen gav {resp.shown} träffar"
     if resp.nothing_relevant:
