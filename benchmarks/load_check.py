@@ -210,6 +210,7 @@ def run(url: str, work: Workload, clients: int, seconds: float, pid: int | None,
     memory: list[tuple[float, float]] = []
     load_before = load_average()
     cpu_before = cpu_seconds(pid) if pid else None
+    client_cpu = time.process_time()
     start = time.monotonic()
     deadline = start + seconds
     threads = [threading.Thread(target=client, args=(url, work, deadline, results, errors, clients * 1000 + i))
@@ -242,8 +243,12 @@ def run(url: str, work: Workload, clients: int, seconds: float, pid: int | None,
         print("  fel per status: " + ", ".join(f"{k}: {v}" for k, v in sorted(by_status.items())))
     if pid and latencies:
         cpu = cpu_seconds(pid) - cpu_before
+        cores = os.cpu_count() or 1
         print(f"  serverns CPU: {cpu:.1f} s, {cpu * 1000 / len(latencies):.1f} ms per förfrågan "
-              f"(på 2 kärnor räcker det till högst {2000 * len(latencies) / (cpu * 1000):.0f} förfrågningar/s)")
+              f"(på {cores} kärnor räcker det till högst {cores * 1000 * len(latencies) / (cpu * 1000):.0f} förfrågningar/s)")
+    if latencies:
+        # the clients run on the same cores as the server: what they take is not the server's
+        print(f"  klienternas CPU (den här processen): {(time.process_time() - client_cpu) * 1000 / len(latencies):.1f} ms per förfrågan")
     if memory:
         rss = [m for _, m in memory]
         print(f"  minne (RSS): start {rss[0]:.0f} MB, topp {max(rss):.0f} MB, slut {rss[-1]:.0f} MB")
