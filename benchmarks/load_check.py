@@ -20,6 +20,8 @@ over 5 minutes. The runs:
   python benchmarks/load_check.py
   # one count, with two server processes
   python benchmarks/load_check.py --clients 20 --workers 2
+  # steady state: 10 s of the same mix first (not counted), then 20 and 50 clients
+  python benchmarks/load_check.py --workers 2 --warmup 10
   # memory over 5 minutes: 50 clients for 300 s, RSS printed every 30 s
   python benchmarks/load_check.py --clients 50 --seconds 300 --rss-every 30
 
@@ -204,7 +206,8 @@ def load_average() -> str:
         return "?"
 
 
-def run(url: str, work: Workload, clients: int, seconds: float, pid: int | None, rss_every: float = 5) -> None:
+def run(url: str, work: Workload, clients: int, seconds: float, pid: int | None, rss_every: float = 5,
+        quiet: bool = False) -> None:
     results: list = []
     errors: list[tuple[str, str]] = []
     memory: list[tuple[float, float]] = []
@@ -227,6 +230,9 @@ def run(url: str, work: Workload, clients: int, seconds: float, pid: int | None,
     if pid:
         memory.append((time.monotonic() - start, rss_mb(pid)))
     latencies = sorted(ms for _, ms in results)
+    if quiet:
+        print(f"(uppvärmning: {clients} klienter i {seconds:.0f} s, {len(latencies)} förfrågningar, {len(errors)} fel – räknas inte)")
+        return
     print(f"{clients} klienter i {seconds:.0f} s: {len(latencies)} förfrågningar ({len(latencies) / seconds:.1f}/s), "
           f"{len(errors)} fel, p50 {pct(latencies, 0.5):.0f} ms, p95 {pct(latencies, 0.95):.0f} ms, "
           f"max {latencies[-1] if latencies else float('nan'):.0f} ms  (belastning före {load_before}, efter {load_average()})")
@@ -262,6 +268,8 @@ def main() -> None:
     parser.add_argument("--clients", default="20,50", help="client counts, comma-separated, run one after the other (default 20,50)")
     parser.add_argument("--seconds", type=float, default=30, help="length of each run (default 30; 300 for the memory check)")
     parser.add_argument("--workers", type=int, default=1, help="server processes (rapportsok serve --workers; default 1)")
+    parser.add_argument("--warmup", type=float, default=0, help="seconds of the same mix before the measured runs, not counted "
+                        "(default 0: the server starts with empty caches, as in the README's figures)")
     parser.add_argument("--rss-every", type=float, default=5, help="seconds between memory samples (default 5)")
     parser.add_argument("--db", type=Path, default=None, help="database (default: build/rapportsok.db)")
     parser.add_argument("--url", help="an already running site (default: start one); no memory figures then")
@@ -273,7 +281,10 @@ def main() -> None:
         proc, url = start_server(db, args.workers)
     try:
         work = Workload(db)
-        for n in (int(c) for c in args.clients.split(",")):
+        counts = [int(c) for c in args.clients.split(",")]
+        if args.warmup > 0:
+            run(url, work, counts[0], args.warmup, proc.pid if proc else None, args.rss_every, quiet=True)
+        for n in counts:
             run(url, work, n, args.seconds, proc.pid if proc else None, args.rss_every)
     finally:
         if proc:
