@@ -60,6 +60,10 @@ def _first_rank(hits, needle: str):
     return next((n for n, h in enumerate(hits, 1) if needle in h["text"]), None)
 
 
+def _similarity(hits, needle: str):
+    return next((h.scores["semantic"] for h in hits if needle in h["text"]), None)
+
+
 def test_semantic_mode_embeds_the_corrected_words(index, monkeypatch):
     """"sjukfrånvarro personal": the page says it searched for *sjukfrånvaro*; in semantic mode the
     corrected words now join the query vector, and the passage on sick leave ranks higher."""
@@ -71,7 +75,11 @@ def test_semantic_mode_embeds_the_corrected_words(index, monkeypatch):
     assert after.corrections == {"sjukfrånvarro": "sjukfrånvaro"}
     needle = "Den ackumulerade sjukfrånvaron har ökat"
     assert _first_rank(after.hits, needle) is not None
-    assert _first_rank(before.hits, needle) is None or _first_rank(after.hits, needle) < _first_rank(before.hits, needle)
+    # the passage comes closer to the query (its rank may tie: vectors of a cold build differ in the
+    # last digits from a cached one's, and in one such build it was 3rd either way)
+    assert _first_rank(before.hits, needle) is None or (
+        _similarity(after.hits, needle) > _similarity(before.hits, needle)
+        and _first_rank(after.hits, needle) <= _first_rank(before.hits, needle))
     assert semantic.corrected_text("sjukfrånvarro personal", after.corrections) == "sjukfrånvaro personal"
     assert semantic.corrected_text("Sjukfrånvarro, personal", after.corrections) == "sjukfrånvaro, personal"
     assert semantic.corrected_text("sjukfrånvarrot", after.corrections) == "sjukfrånvarrot"  # whole words only
