@@ -45,6 +45,10 @@ ALIGN = 4096
 ANN_ABOVE = 200_000   # vectors; measured in benchmarks/search_benchmark.py (README, "Scale")
 CONNECTIVITY = 32     # HNSW links per node (16 lost recall on near-duplicate passages)
 EXPANSION_ADD = 64    # candidate list while building the graph
+# A graph built on several threads links its nodes in a different order each time, so its answers
+# vary from build to build; below this many vectors it is built on one thread – the same bytes every
+# build (reproducible, testable) for a few seconds more (50 000 vectors: 20 s on one core, 12 s on two).
+SINGLE_THREAD_BELOW = 50_000
 FETCH = int(os.environ.get("RAPPORTSOK_ANN_FETCH", 1500))  # candidates from the graph per query, scored exactly
 # (1 000 → 1 500: recall@10 0.952 → 0.980 on 1M mixed vectors for ≈2 CPU-ms; README, "Benchmarks")
 SCORE_BLOCK = 1000    # rows per matrix-vector product when scoring candidates (see exact_scores)
@@ -158,9 +162,10 @@ def write_index(vectors: np.ndarray, vector_row: np.ndarray | None, path: Path, 
     np.cumsum(copy_counts, out=copy_starts[1:])
     graph = Index(ndim=dim, metric="cos", dtype="i8", connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD)
     step = 100_000
+    threads = 1 if len(distinct) < SINGLE_THREAD_BELOW else os.cpu_count() or 1
     for i in range(0, len(distinct), step):
         keys = distinct[i: i + step]
-        graph.add(keys.astype(np.uint64), quantise(vectors[keys]), threads=os.cpu_count() or 1)
+        graph.add(keys.astype(np.uint64), quantise(vectors[keys]), threads=threads)
     blob = graph.save()
     rows = np.arange(n, dtype="<i4") if vector_row is None else np.asarray(vector_row, dtype="<i4")
     header = {"format": FORMAT, "vectors_sha256": digest, "vectors": n, "passages": passages, "dimensions": dim,
