@@ -11,6 +11,10 @@ database stores (a report's text; the build refuses files over 20 MiB by default
 after the length limit is hit (one billion steps, ~15 s, inside one function call). They
 are replaced by a version that refuses widths and precisions over ``MAX_PRINTF_WIDTH``
 and otherwise runs SQLite's own ``printf`` on a private in-memory connection.
+
+A refusal raises inside a user function, which SQLite reports to the query as an error. Datasette
+turns on ``sqlite3.enable_callback_tracebacks``, so each refusal also wrote a Python traceback to
+the server's log: a client looping on such queries filled the log. They are turned off again.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ def _builtin_printf(*args):
 def prepare_connection(conn):
     if not hasattr(conn, "setlimit"):  # Python < 3.11 (the project requires 3.11)
         return
+    sqlite3.enable_callback_tracebacks(False)   # Datasette turns them on at import
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
     conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)
     conn.setlimit(sqlite3.SQLITE_LIMIT_COMPOUND_SELECT, MAX_COMPOUND_SELECT)

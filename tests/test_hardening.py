@@ -89,6 +89,7 @@ async def test_security_headers(ds):
     assert r.headers["x-frame-options"] == "DENY"
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # no traceback in the log per refusal
 @pytest.mark.parametrize("sql", [
     # below SQLite's default 1e9 limit (which refuses exactly 1e9), so the old code allocated them
     "select length(randomblob(200000000))",
