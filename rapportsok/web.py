@@ -392,12 +392,12 @@ def read_batch(text: str) -> tuple[list[str], list[str]]:
     if not lines:
         raise BadRequest("Inga frågor hittades. Skriv en fråga per rad eller ladda upp en CSV-fil.", parameter="fragor")
     warnings: list[str] = []
-    delimiter = _delimiter(lines[0][1]) or ","
-    header = [c.strip().strip("\ufeff").lower() for c in next(csv.reader([lines[0][1]], delimiter=delimiter))]
+    delimiter = _delimiter(lines[0]) or ","
+    header = [c.strip().strip("\ufeff").lower() for c in next(_csv_rows(lines[:1], delimiter))[1]]
     column = next((i for i, c in enumerate(header) if c in QUERY_COLUMNS), None)
     queries: list[str] = []
     if column is not None:
-        for (lineno, line), row in zip(lines[1:], csv.reader([l for _, l in lines[1:]], delimiter=delimiter)):
+        for lineno, row in _csv_rows(lines[1:], delimiter):
             if len(row) <= column:
                 warnings.append(f"rad {lineno}: har {len(row)} kolumner, frågan skulle stå i kolumn {column + 1}; raden hoppades över")
             elif not row[column].strip():
@@ -420,11 +420,29 @@ def read_batch(text: str) -> tuple[list[str], list[str]]:
     return queries, warnings
 
 
-def _delimiter(first_line: str) -> str | None:
+def _csv_rows(lines: list[tuple[int, str]], delimiter: str):
+    """``(line number, cells)`` of each CSV row in ``lines`` (numbered lines; a quoted cell may
+    run over several). A line the csv module refuses – a cell over its field limit (131 072
+    characters), say – is a 400 naming the line, not a server error."""
+    reader = csv.reader((line for _, line in lines), delimiter=delimiter)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            lineno = lines[min(max(reader.line_num - 1, 0), len(lines) - 1)][0]
+            raise BadRequest(f"rad {lineno}: kunde inte läsas som CSV ({exc}). Skriv en fråga per rad "
+                             f"(högst {MAX_QUERY_CHARS} tecken).", parameter="fragor") from None
+        yield lines[min(max(reader.line_num - 1, 0), len(lines) - 1)][0], row
+
+
+def _delimiter(first: tuple[int, str]) -> str | None:
     """The separator of a header row that names the query column, else the most frequent one."""
+    first_line = first[1]
     best = None
     for d in (";", "\t", ","):
-        cells = [c.strip().strip("\ufeff").lower() for c in next(csv.reader([first_line], delimiter=d))]
+        cells = [c.strip().strip("\ufeff").lower() for c in next(_csv_rows([first], d))[1]]
         if len(cells) > 1 and any(c in QUERY_COLUMNS for c in cells):
             return d
         if len(cells) > 1 and (best is None or first_line.count(d) > first_line.count(best)):

@@ -159,3 +159,15 @@ async def test_atom_feed_with_xml_illegal_characters_is_well_formed(ds):
     assert r.status_code == 200
     feed = ET.fromstring(r.content)  # raised "not well-formed (invalid token)" before
     assert feed.find("{http://www.w3.org/2005/Atom}title").text == "Rapportsök: SSPF"
+
+
+@pytest.mark.parametrize("text", ["x" * 131_073, "fråga\n" + "SSPF\n" * 3 + '"' + "a" * 140_000])
+async def test_a_batch_line_the_csv_reader_refuses_is_a_400_naming_the_line(ds, text, capsys):
+    """A batch line longer than the csv module's field limit (131 072 characters), well inside
+    the upload limit, raised csv.Error inside the route: a 500 and a logged traceback."""
+    r = await ds.client.post("/batch", data={"fragor": text, "n": "3", "mode": "hybrid"})
+    assert r.status_code == 400, (r.status_code, r.text[-300:])
+    line = 1 if text.startswith("x") else 5
+    assert f"rad {line}: kunde inte läsas som CSV" in r.text
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
