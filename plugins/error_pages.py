@@ -28,6 +28,7 @@ MESSAGES = {
     405: "Metoden är inte tillåten här.",
     500: "Ett oväntat fel inträffade. Försök igen om en stund.",
 }
+MEMORY_MESSAGE = "Frågan behövde mer minne än sajten tillåter en fråga. Begränsa den (färre rader, kortare värden)."
 TITLES = {400: "Felaktig begäran", 403: "Åtkomst nekad", 404: "Sidan finns inte", 405: "Metoden är inte tillåten",
           500: "Något blev fel"}
 
@@ -43,6 +44,10 @@ def _status_and_message(exception: Exception) -> tuple[int, str, str | None]:
     if isinstance(exception, DatasetteError):
         message = Markup(exception.message) if exception.message_is_html else exception.message
         return exception.status, message, exception.title
+    if isinstance(exception, MemoryError):
+        # SQLite's memory cap for the public connections (plugins/sql_limits.py) was reached:
+        # the query asked too much, like any other refused SQL – not a server fault
+        return 400, MEMORY_MESSAGE, TITLES[400]
     log.error("fel vid förfrågan: %s", "".join(traceback.format_exception(exception)).rstrip())
     return 500, MESSAGES[500], None
 

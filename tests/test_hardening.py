@@ -107,6 +107,22 @@ async def test_expensive_sql_functions_fail_fast(ds, sql):
     assert seconds < 2.0, seconds  # 10–21 s and 1 GB before
 
 
+async def test_sql_memory_is_capped_in_total_not_only_per_value(ds, capsys):
+    """Each value stays under the 32 MiB length limit, but 24 of them sorted together took
+    860 MB and 6 s: SQLite's heap is capped (hard_heap_limit), the query is a 400."""
+    sql = ("with recursive c(x) as (select 1 union all select x + 1 from c limit 24) "
+           "select x, length(b) from (select x, zeroblob(30000000) || x as b from c order by random())")
+    t = time.perf_counter()
+    r = await ds.client.get("/rapportsok.json", params={"sql": sql, "_shape": "array"})
+    seconds = time.perf_counter() - t
+    assert r.status_code == 400 and "minne" in r.json()["error"], r.text[:300]
+    assert seconds < 4.0, seconds
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    r = await ds.client.get("/rapportsok.json", params={"sql": "select count(*) as n from chunks", "_shape": "array"})
+    assert r.status_code == 200 and r.json()[0]["n"] > 100   # the next query runs as usual
+
+
 async def test_ordinary_sql_still_works(ds):
     r = await ds.client.get("/rapportsok.json", params={"sql": "select printf('%s: %d', 'n', count(*)) as x, "
                                                                "max(length(text)) as m from reports", "_shape": "array"})
