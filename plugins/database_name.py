@@ -3,7 +3,8 @@
 ``metadata.yml`` (titles, hidden tables, canned queries) and the site's "Data" link refer to
 the database by that name; Datasette names a database after its file, so
 ``rapportsok serve --db build/kalmar.db`` lost all of them. At start-up the one database that
-has Rapportsök's ``build_info`` table is renamed. ``/-/databases.json`` shows the file name,
+has Rapportsök's ``build_info`` table is renamed, and served as a database that follows a
+rebuild (:mod:`rapportsok.served_database`). ``/-/databases.json`` shows the file name,
 not the server's absolute path.
 """
 
@@ -14,6 +15,8 @@ import sqlite3
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
+
+from rapportsok.served_database import RebuiltDatabase
 
 NAME = "rapportsok"
 
@@ -31,13 +34,14 @@ def _is_rapportsok_db(path: str) -> bool:
 
 @hookimpl(tryfirst=True)
 def startup(datasette):
-    if NAME in datasette.databases:
-        return
-    ours = [name for name, db in datasette.databases.items() if db.path and _is_rapportsok_db(db.path)]
-    if len(ours) == 1:
+    """Serve our database as ``rapportsok``, through :class:`~rapportsok.served_database.RebuiltDatabase`
+    (Datasette's pages then follow a rebuild, as the search pages do)."""
+    ours = [name for name, db in datasette.databases.items()
+            if db.path and not db.is_mutable and _is_rapportsok_db(db.path)]
+    if len(ours) == 1 and not isinstance(datasette.databases[ours[0]], RebuiltDatabase):
         db = datasette.databases[ours[0]]
         datasette.remove_database(ours[0])
-        datasette.add_database(db, name=NAME)
+        datasette.add_database(RebuiltDatabase(datasette, db.path), name=NAME if NAME not in datasette.databases else ours[0])
 
 
 async def databases_json(datasette, request):

@@ -29,6 +29,7 @@ from rapportsok import web
 from rapportsok.errors import RapportsokError, SearchError
 from rapportsok.query import single_values
 from rapportsok.response_cache import ResponseCache, Stored
+from rapportsok.served_database import file_identity
 from rapportsok.search import SearchIndex, urls
 from rapportsok.search.index import StaleIndex
 from rapportsok.upload import BodyTooLarge, read_body
@@ -60,14 +61,6 @@ def _database(datasette):
     raise RapportsokError("ingen databas är laddad")
 
 
-def _identity(path: str) -> tuple | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None  # in the middle of a swap: keep what we have
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
 def get_index(datasette, fresh: bool = False) -> SearchIndex:
     """The search index of the database file as it is now (issue 16.1).
 
@@ -79,7 +72,7 @@ def get_index(datasette, fresh: bool = False) -> SearchIndex:
     is retried once on the new index (:func:`_retrying`), so no answer mixes two builds.
     """
     path = _database(datasette).path
-    ident = _identity(path)
+    ident = file_identity(path)
     entry = _INDEXES.get(path)
     if entry and not fresh and (ident is None or entry[0] == ident):
         return entry[1]
@@ -90,7 +83,7 @@ def get_index(datasette, fresh: bool = False) -> SearchIndex:
         _LOADING.acquire()
     try:
         entry = _INDEXES.get(path)
-        ident = _identity(path)
+        ident = file_identity(path)
         if entry and entry[0] == ident and not fresh:
             return entry[1]
         index = SearchIndex(path)
@@ -106,7 +99,7 @@ async def index_for(datasette) -> SearchIndex:
     path = _database(datasette).path
     entry = _INDEXES.get(path)
     if entry is not None:
-        ident = _identity(path)
+        ident = file_identity(path)
         if ident is None or entry[0] == ident:
             return entry[1]
     return await run(get_index, datasette)

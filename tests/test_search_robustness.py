@@ -3,7 +3,9 @@ work per request, repeated parameters, Atom limit and one topic validation."""
 
 import asyncio
 import csv
+import gc
 import io
+import os
 import time
 
 import pytest
@@ -31,6 +33,11 @@ async def test_rebuild_during_concurrent_requests(tmp_path, corpus_copy):
     await site.invoke_startup()
     before = (await site.client.get("/sok.json?q=familjehem&mode=hybrid&limit=100")).json()
     assert REMOVED in {h["report_id"] for h in before["hits"]}
+    # Datasette's own pages (SQL, table) – on every SQL thread, so each holds a connection to the old file
+    datasette_probes = [f"/rapportsok.json?sql=select+count(*)+as+n+from+reports+where+id+%3D+'{REMOVED}'&_shape=array",
+                        f"/rapportsok/reports.json?_shape=array&id={REMOVED}"]
+    for r in await asyncio.gather(*[site.client.get(p) for p in datasette_probes * 4]):
+        assert r.status_code == 200 and r.json() and r.json()[0].get("n", 1) == 1, r.text[:200]
     # the new build drops one report
     manifest = corpus_copy / "manifest.csv"
     lines = manifest.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -70,6 +77,13 @@ async def test_rebuild_during_concurrent_requests(tmp_path, corpus_copy):
     assert REMOVED not in {h["report_id"] for h in final["sok.json?q=familjehem&mode=hybrid&limit=100"].json()["hits"]}
     assert final[f"rapport/{REMOVED}?q=familjehem"].status_code == 404
     assert REMOVED not in final["rapporter"].text
+    # Datasette's pages read the new file too (they kept reading the deleted old one until a restart)
+    for r in await asyncio.gather(*[site.client.get(p) for p in datasette_probes * 4]):
+        assert r.status_code == 200 and r.json() in ([{"n": 0}], []), r.text[:200]
+    gc.collect()
+    held = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+            if os.path.exists(f"/proc/self/fd/{fd}")]
+    assert not [t for t in held if t.startswith(str(db)) and t.endswith("(deleted)")], held
 
 
 # -- 16.8: repeated parameters ----------------------------------------------------------------------
