@@ -271,7 +271,10 @@ async def batch(datasette, request):
 
 
 async def _queued_batch(index, text: str, n: int, mode: str, base_url: str, variant: str) -> str:
-    """Run one batch (:func:`web.batch_search`, query by query in the worker pool) when its turn comes."""
+    """Run one batch when its turn comes, query by query in the worker pool: top ``n`` hits per
+    query and the number of matching passages per kommun and year, as one CSV (``row_type``
+    ``träff``, ``antal``, ``antal_år``, ``varning`` for input lines that could not be read, ``fel``
+    for a query that could not be run – including those left when ``web.BATCH_TIME_LIMIT_S`` is reached)."""
     queries, rows = web.batch_plan(text, n)   # bad input is refused before queueing
     loop = asyncio.get_running_loop()
     state = _batch_queues.setdefault(loop, [asyncio.Semaphore(BATCH_RUNNING), 0])   # [turns, batches running or waiting]

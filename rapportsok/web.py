@@ -455,31 +455,6 @@ BATCH_FIELDS = ["row_type", "query", "rank", "score", "municipality", "kommunkod
                 "hits_in_kommun_year", "error"]
 
 
-def batch_search(index: SearchIndex, text: str, n: int = 10, mode: str = "hybrid", base_url: str = "",
-                 variant: str = "csv") -> str:
-    """Top ``n`` hits per query and the number of matching passages per kommun and year, as one CSV.
-
-    ``row_type`` is ``träff`` for a hit, ``antal`` for a count row per query × kommun (the
-    total in ``hits_in_kommun``), ``antal_år`` per query × kommun × år (in
-    ``hits_in_kommun_year``), ``varning`` for input lines that could not be read (the line in
-    ``error``) and ``fel`` for a query that could not be run – including queries left over
-    when the batch reaches ``BATCH_TIME_LIMIT_S``.
-
-    The site runs the same steps query by query through its worker pool
-    (:func:`batch_plan`, :func:`batch_query_rows`, :func:`batch_timeout_rows`, :func:`batch_csv`).
-    """
-    import time
-
-    queries, rows = batch_plan(text, n)
-    deadline = time.monotonic() + BATCH_TIME_LIMIT_S
-    for q in queries:
-        if time.monotonic() > deadline:
-            rows += batch_timeout_rows(q)
-            continue
-        rows += batch_query_rows(index, q, n, mode, base_url)
-    return batch_csv(rows, variant)
-
-
 def batch_plan(text: str, n: int) -> tuple[list[str], list[dict]]:
     """The queries of a batch and its first rows (warnings about the input); a BadRequest for bad input."""
     if not 1 <= n <= BATCH_MAX_N:

@@ -205,14 +205,6 @@ async def test_topic_pages(ds):
     await get(ds, "/amne/finns_inte", 404)
 
 
-def test_batch_search_stops_at_its_time_limit(index, monkeypatch):
-    from rapportsok import web
-
-    monkeypatch.setattr(web, "BATCH_TIME_LIMIT_S", 0.0)
-    rows = list(csv.DictReader(io.StringIO(web.batch_search(index, "SSPF\nfamiljehem", n=2))))
-    assert [r["row_type"] for r in rows] == ["fel", "fel"] and "tidsgränsen" in rows[0]["error"]
-
-
 async def test_search_within_one_report(ds):
     r = await get(ds, "/sok?q=familjehem&report=nacka-2023-t2-tertialbokslut&mode=keyword")
     assert 'name="report" value="nacka-2023-t2-tertialbokslut"' in r.text
