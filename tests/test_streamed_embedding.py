@@ -3,6 +3,7 @@ lexical tags are staged on disk and read back a buffer at a time, and the databa
 when everything was held at once; a build stopped while it embeds leaves the previous database."""
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rapportsok import vector_step
+from rapportsok.vector_step import FLUSH_EVERY
 from rapportsok.build import BuildOptions, build
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,11 +70,11 @@ def test_sigterm_while_embedding_leaves_the_previous_database(tmp_path, corpus_d
     seen = []
     try:
         deadline = time.monotonic() + 600
-        for line in proc.stderr:
+        for line in proc.stderr:   # text mode: tqdm's \r updates are lines too
             seen.append(line)
-            if "inbäddningsmodell" in line or time.monotonic() > deadline:
-                break
-        time.sleep(3)    # into the embedding
+            done = re.search(r"bäddar in textavsnitt:.*?\| *(\d+)/\d+", line)
+            if (done and int(done.group(1)) > FLUSH_EVERY + 10) or time.monotonic() > deadline:
+                break              # past the first commit to the cache (every FLUSH_EVERY texts)
         assert proc.poll() is None, "".join(seen)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
@@ -83,4 +85,4 @@ def test_sigterm_while_embedding_leaves_the_previous_database(tmp_path, corpus_d
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "r.db"]   # no temporary or staging file
     # what was embedded before the signal is kept, and the cache is readable
     vectors = sqlite3.connect(cache / "embeddings.sqlite").execute("select count(*) from vectors").fetchone()[0]
-    assert vectors >= 0
+    assert vectors >= FLUSH_EVERY, vectors   # committed batch by batch, not only at the end
