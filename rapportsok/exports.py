@@ -46,9 +46,10 @@ class _Line:
 
 def variant_of(params: dict) -> str:
     """``?variant=excel`` (or ``excel=1``) chooses the Excel variant; anything else is plain CSV."""
+    from .query import single_values
+
+    params = single_values({k: params[k] for k in ("variant", "excel") if k in params})   # twice, differently: a 400
     value = params.get("variant") or ("excel" if str(params.get("excel") or "") in ("1", "true", "ja") else "csv")
-    if isinstance(value, list):
-        value = value[-1]
     if value not in VARIANTS:
         from .errors import SearchError
 

@@ -106,6 +106,16 @@ async def test_repeated_list_parameters_mean_either(ds):
     assert same["query"] == "familjehem"  # the same value twice is one value
 
 
+async def test_a_repeated_csv_variant_is_a_named_400(ds):
+    """``variant`` twice with different values chose the last one silently (the README says a 400)."""
+    table = (await get(ds, "/rapportsok.json?sql=select+id+from+tables+limit+1&_shape=array")).json()[0]["id"]
+    for path in ("/sok.csv?q=SSPF&variant=csv&variant=excel", f"/tabell/{table}.csv?variant=csv&variant=excel"):
+        r = await ds.client.get(path)
+        assert r.status_code == 400 and "'variant' får bara anges en gång" in r.text, (path, r.status_code)
+    r = await ds.client.get(f"/tabell/{table}.csv?variant=excel&variant=excel")   # the same value twice is one value
+    assert r.status_code == 200 and r.text.startswith("\ufeff")
+
+
 async def test_report_page_repeated_parameters(ds):
     r = await ds.client.get(f"/rapport/{REMOVED}?passage=1&passage=2")
     assert r.status_code == 400 and "får bara anges en gång" in r.text
