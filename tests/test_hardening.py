@@ -71,6 +71,13 @@ async def test_unsupported_methods_are_405(ds, method, path):
     assert r.status_code == 405 and "GET" in r.headers["allow"]
 
 
+@pytest.mark.parametrize("path", ["/", "/sok?q=familjehem", "/batch", "/rapportsok"])
+async def test_options_says_which_methods_without_running_the_page(ds, path):
+    r = await ds.client.request("OPTIONS", path)
+    assert r.status_code == 204 and r.content == b"" and "POST" in r.headers["allow"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
 async def test_security_headers(ds):
     r = await ds.client.get("/sok?q=SSPF")
     assert r.headers["x-content-type-options"] == "nosniff"
