@@ -201,6 +201,7 @@ def latency(db: Path, queries: list[str], filtered: bool, vectors: str) -> dict:
     t = time.perf_counter()
     index = SearchIndex(db, ann=vectors != "exact")
     load_s = time.perf_counter() - t
+    index.warm()   # as the server does at start: query model and topic vectors (not in load_s)
     rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     private_loaded = private_max = private_mb()
     # kommuner with passages in the filter's years: the synthetic corpus gives each kommun one year

@@ -485,7 +485,7 @@ def startup(datasette):
     async def warm():
         index = await index_for(datasette)
         if index.has_vectors:
-            await run(index.query_vector, "familjehem")  # loads the model before the first visitor
+            await run(index.warm)  # the query model and the topics' vectors, before the first visitor
     return warm
 
 

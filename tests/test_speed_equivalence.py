@@ -185,3 +185,24 @@ def test_reader_text_equals_the_old_template_loop(built_db):
 def test_reader_text_of_pdfs_equals_the_old_template_loop(pdf_build):
     """PDF reports: page marks, links to the PDF's pages and the OCR note as the template wrote them."""
     assert _reader_matches_old_template(pdf_build[0], ["familjehem", "kostnader"]) > 100
+
+
+def test_topic_vectors_are_embedded_at_start_and_kept(index, monkeypatch):
+    """A query naming a topic by abbreviation ("SSPF") is joined by its topic's description
+    (≈60 tokens, ≈25 ms to embed). The server embeds every description at start (``warm``) and keeps
+    them apart from the bounded query cache: a cold "SSPF" then embeds only itself – with the same
+    vector as before."""
+    from rapportsok import topics
+    from rapportsok.query import parse_request
+
+    index.warm()
+    text = next(f"{t.label}. {t.definition}" for t in topics.load_topics() if t.id == topics.expand_query("SSPF")[0][0].topic)
+    before = index.semantic.query_vector(index, "SSPF")
+    assert np.array_equal(index.topic_vector(text), index.embedder().embed_query(text))
+    embedded: list[str] = []
+    real = index.embedder().embed_query
+    monkeypatch.setattr(index.embedder(), "embed_query", lambda q: embedded.append(q) or real(q))
+    index._query_cache.clear()   # every question forgotten, as after 512 others
+    index.search(parse_request({"q": "SSPF", "mode": "hybrid"}))
+    assert embedded == ["SSPF"]
+    assert np.array_equal(index.semantic.query_vector(index, "SSPF"), before)

@@ -35,9 +35,10 @@ RELATIVE_MARGIN = float(os.environ.get("RAPPORTSOK_RELATIVE_MARGIN", "0.06"))
 CORRECTED_SHARE = float(os.environ.get("RAPPORTSOK_CORRECTED_SHARE", "0.5"))
 
 
-def expanded_query_vector(q: str, embed) -> np.ndarray:
-    """``embed(q)`` joined by ``embed`` of the label and definition of every topic the query
-    names by abbreviation or in English (the evaluation's experiments pass their own ``embed``)."""
+def expanded_query_vector(q: str, embed, embed_topic=None) -> np.ndarray:
+    """``embed(q)`` joined by ``embed_topic`` (default ``embed``) of the label and definition of
+    every topic the query names by abbreviation or in English (the evaluation's experiments pass
+    their own ``embed``)."""
     vec = embed(q)
     expansions, _ = topics.expand_query(q)
     named = [topics.topics_by_id()[e.topic] for e in expansions if e.how in ("abbreviation", "english")]
@@ -45,7 +46,7 @@ def expanded_query_vector(q: str, embed) -> np.ndarray:
         return vec
     total = vec.copy()
     for t in named:
-        total += embed(f"{t.label}. {t.definition}")
+        total += (embed_topic or embed)(f"{t.label}. {t.definition}")
     return total / np.linalg.norm(total)
 
 
@@ -87,7 +88,7 @@ class SemanticSignal:
         An acronym or an English phrase ("SSPF", "foster homes") says little to a small
         embedding model; the topic's Swedish label and definition say a lot.
         """
-        return expanded_query_vector(q, index.query_vector) if expand else index.query_vector(q)
+        return expanded_query_vector(q, index.query_vector, index.topic_vector) if expand else index.query_vector(q)
 
     def rank(self, index, req, mask: np.ndarray, k: int = CANDIDATES, threshold: float | None = None) -> Ranking:
         if index.vectors is None:
