@@ -367,12 +367,13 @@ async def rapport(datasette, request):
         return await _error(datasette, request, "Sidnumret (sida) måste vara ett heltal.", 400)
     params, referer, prefix = _params(request), request.headers.get("referer"), _prefix(datasette)
 
-    def reader(conn):   # one trip through the worker pool for the navigation and the page
+    def reader(conn):   # one trip through the worker pool for the page and its navigation
+        view = web.report_page(conn, report_id, passage_n, args.get("q"), index, sida_n, prefix)
         try:
-            nav = reader_nav.navigation(conn, index, report_id, passage_n, params, referer, prefix)
+            nav = reader_nav.navigation(conn, index, report_id, passage_n, params, referer, prefix, toc=view["toc"])
         except Exception:  # navigation is a help; the report must open without it
             nav = {"toc": [], "hits": [], "prev": None, "next": None, "position": None, "back_url": None}
-        return nav, web.report_page(conn, report_id, passage_n, args.get("q"), index, sida_n, prefix)
+        return nav, view
 
     try:
         nav, view = await run(with_conn(index, reader))

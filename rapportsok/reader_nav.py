@@ -54,12 +54,13 @@ def _also(hit: dict, report_id: str) -> list[int]:
 
 
 def navigation(conn: sqlite3.Connection, index, report_id: str, passage: int | None, params: dict,
-               referer: str | None = None, prefix: str = "/") -> dict:
+               referer: str | None = None, prefix: str = "/", toc: list[dict] | None = None) -> dict:
     """``toc``, and with a query: the hits in the report, the previous/next hit and the search URL
     (the search page the reader came from, with its filters and page, when the browser says so).
-    URLs are site paths (``/sok?…``); ``prefix`` is the site's mount point, to recognise the referer."""
+    URLs are site paths (``/sok?…``); ``prefix`` is the site's mount point, to recognise the referer.
+    ``toc``: the report's table of contents when the caller has it (the reader keeps it per build)."""
     q = (params.get("q") or "").strip() if isinstance(params.get("q"), str) else ""
-    nav: dict = {"toc": table_of_contents(conn, report_id), "hits": [], "prev": None, "next": None, "position": None,
+    nav: dict = {"toc": table_of_contents(conn, report_id) if toc is None else toc, "hits": [], "prev": None, "next": None, "position": None,
                  "back_url": None}
     if not q:
         return nav

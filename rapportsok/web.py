@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 from markupsafe import Markup
 
-from . import exports, reader_html
+from . import exports, reader_html, reader_nav
 from .errors import RapportsokError, SearchError
 from .response_cache import BoundedLRU
 from .query import MAX_EXPORT_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS, SearchRequest, parse_request, single_values
@@ -555,7 +555,7 @@ def report_page(conn: sqlite3.Connection, report_id: str, passage: int | None = 
     meta = base["meta"]
     fields = [(label, meta.get(field, {})) for field, label in METADATA_LABELS]
     return {"report": report, "blocks": blocks, "tables": base["tables"], "meta": fields, "passage": passage, "q": q,
-            "hit": hit, "type_label": TYPE_LABELS.get(report["report_type"], report["report_type"] or ""),
+            "hit": hit, "toc": base["toc"], "type_label": TYPE_LABELS.get(report["report_type"], report["report_type"] or ""),
             "article": reader_html.article(base, blocks, hit["ordinal"] if hit else None, pdf_url(report), prefix),
             "date": swedish_date(report.get("document_date")), "sida": sida, "pdf_url": pdf_url(report),
             "citation": citation(report, meta.get("committee", {}).get("value"),
@@ -639,7 +639,7 @@ def _reader(conn: sqlite3.Connection, report_id: str) -> dict | None:
                                   level=min(max(block.level, 1) + 1, 6), table_id=table_ids.get(block.start),
                                   page_mark=mark))
     return {"report": report, "pages": pages, "chunks": chunks, "tables": tables, "meta": meta, "blocks": blocks,
-            "prose": prose, "spans": spans}
+            "prose": prose, "spans": spans, "toc": reader_nav.table_of_contents(conn, report_id)}
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:

@@ -206,3 +206,17 @@ def test_topic_vectors_are_embedded_at_start_and_kept(index, monkeypatch):
     index.search(parse_request({"q": "SSPF", "mode": "hybrid"}))
     assert embedded == ["SSPF"]
     assert np.array_equal(index.semantic.query_vector(index, "SSPF"), before)
+
+
+def test_report_table_of_contents_is_made_once_per_report_and_build(index):
+    """The reader's table of contents (a query per section) was made on every report page; it is
+    now kept with the report's reader page of the build – the same contents for every report."""
+    from rapportsok import reader_nav, web
+
+    conn = index.conn()
+    for (report_id,) in conn.execute("select id from reports").fetchall():
+        first = web.report_page(conn, report_id, index=index)["toc"]
+        assert first == reader_nav.table_of_contents(conn, report_id)
+        assert web.report_page(conn, report_id, index=index)["toc"] is first   # not made again
+        nav = reader_nav.navigation(conn, index, report_id, None, {}, toc=first)
+        assert nav["toc"] is first
