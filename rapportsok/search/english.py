@@ -4,8 +4,11 @@ The reports are Swedish; a question in English ("shortage of foster homes") find
 words and, corrected to the nearest Swedish term, finds wrong ones (*many* → *man*). In the
 meaning-aware modes a query that reads as English has its English words looked up in a
 glossary of social-services words (``data/english_sv.yml``, written from the domain, never from
-the evaluation queries) and searched for as those Swedish words; every word added is shown
-("Sökte också på: parents → föräldrar"). The exact mode never translates.
+the evaluation queries); those Swedish words rank the passages (the "some of the words"
+ranking) but are never required or counted, so the number of passages that contain the words
+is the question's own, and they stay out of the query vector, so the similarity threshold that
+keeps absent topics out holds as calibrated. Every word added is shown ("Sökte också på: parents →
+föräldrar"). The exact mode never translates.
 """
 
 from __future__ import annotations
@@ -18,16 +21,20 @@ import yaml
 
 from .. import swedish, topics
 
-# README (issue 13): measured on dev, checked on test; RAPPORTSOK_ENGLISH=0 turns it off
-ENABLED = os.environ.get("RAPPORTSOK_ENGLISH", "0") != "0"
+# README (issue 13, session 11: on, "some", with the 30 English questions of the larger evaluation
+# set; off before): RAPPORTSOK_ENGLISH=0 turns it off
+ENABLED = os.environ.get("RAPPORTSOK_ENGLISH", "1") != "0"
+# "some" (default): the Swedish words only rank, in the "some of the words" ranking – never
+# required, never counted: the counts are those of the question without them;
 # "all": the Swedish words are required like the query's own words (counted as word matches);
-# "some": they only rank, in the "some of the words" ranking (never counted);
 # "uncorrected": nothing is translated, the English words are only kept from spelling correction
-MODE = os.environ.get("RAPPORTSOK_ENGLISH_MODE", "all")
+MODE = os.environ.get("RAPPORTSOK_ENGLISH_MODE", "some")
 # how well a translated word is known, for the keyword side's weight in hybrid (a corrected word: 0.5)
 KNOWN = float(os.environ.get("RAPPORTSOK_ENGLISH_KNOWN", "1"))
-# weight of the Swedish words' embedding added to an English query's vector (0 = not added)
-SEMANTIC_SHARE = float(os.environ.get("RAPPORTSOK_ENGLISH_SEMANTIC", "1"))
+# weight of the Swedish words' embedding added to an English query's vector (0 = not added, the
+# default: a vector of a few generic Swedish words – "barn", "pris" – lifted absent-topic English
+# questions over the calibrated threshold: "school meals for children" 0.813 → 0.872, README)
+SEMANTIC_SHARE = float(os.environ.get("RAPPORTSOK_ENGLISH_SEMANTIC", "0"))
 # English function words beyond topics.ENGLISH_STOPWORDS (never searched for)
 FUNCTION_WORDS = topics.ENGLISH_STOPWORDS | frozenset(
     "how what which who why when where does do did much many there their they them this that these those has have "
