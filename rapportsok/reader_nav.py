@@ -60,8 +60,8 @@ def navigation(conn: sqlite3.Connection, index, report_id: str, passage: int | N
     URLs are site paths (``/sok?…``); ``prefix`` is the site's mount point, to recognise the referer.
     ``toc``: the report's table of contents when the caller has it (the reader keeps it per build)."""
     q = (params.get("q") or "").strip() if isinstance(params.get("q"), str) else ""
-    nav: dict = {"toc": table_of_contents(conn, report_id) if toc is None else toc, "hits": [], "prev": None, "next": None, "position": None,
-                 "back_url": None}
+    nav: dict = {"toc": table_of_contents(conn, report_id) if toc is None else toc, "hits": [], "prev": None,
+                 "next": None, "position": None, "back_url": None}
     if not q:
         return nav
     hits = hits_in_report(index, report_id, q)
