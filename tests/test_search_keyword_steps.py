@@ -84,7 +84,7 @@ def test_english_glossary_ranks_but_never_counts_and_is_shown(index):
     assert not english.is_english("personal budget".split(), known)       # Swedish words too
     assert not english.is_english("brist på familjehem".split(), known)
     u = index.understand("shortage of social workers")
-    assert {"topic": None, "label": "engelska", "matched": "shortage", "terms": ["brist"]} in u.expansions
+    assert {"topic": None, "label": "engelska", "matched": "shortage", "terms": ["brist"], "counted": False} in u.expansions
     assert not u.corrections                                                # no "Swedish look-alike"
     assert "brist" not in u.expression and "brist" in u.any_expression      # ranks, not required
     exact = index.understand("shortage of social workers", mode="keyword")

@@ -164,6 +164,11 @@ def test_misspelled_search_finds_the_same_passages(index):
 async def test_additions_are_shown_and_can_be_turned_off(ds):
     html = (await get(ds, "/sok?q=shortage+of+foster+homes")).text
     assert "Sökte också på" in html and "expand=0" in html
+    # the English glossary's word ranks but is not counted – the page says so beside it
+    assert "<q>shortage</q> → brist (engelska: påverkar ordningen, räknas inte)" in html
+    data = (await get(ds, "/sok.json?q=shortage+of+foster+homes")).json()
+    assert {"topic": None, "label": "engelska", "matched": "shortage", "terms": ["brist"], "counted": False} \
+        in data["interpreted"]["expansions"]
     off = (await get(ds, "/sok?q=shortage+of+foster+homes&expand=0")).text
     assert "Sökte också på" not in off and "Ta med dem igen" in off
     exact = (await get(ds, "/sok?q=skydat+boende&mode=keyword")).text

@@ -362,7 +362,9 @@ def _translate_english(vocab: Vocabulary, out: Understood, clauses: list[list[Te
             extra_alts[i] = alts
             done.add(i)
             swedish_words += found[:2]
-            out.expansions.append({"topic": None, "label": "engelska", "matched": term.text, "terms": found})
+            # "counted": False when the translation only ranks (english.MODE "some"): the page says so
+            out.expansions.append({"topic": None, "label": "engelska", "matched": term.text, "terms": found,
+                                   "counted": english.MODE != "some"})
             if not known(term.text):
                 clauses[i] = []
         elif term.text in english.FUNCTION_WORDS:
