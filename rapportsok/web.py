@@ -425,16 +425,19 @@ def _csv_rows(lines: list[tuple[int, str]], delimiter: str):
     run over several). A line the csv module refuses – a cell over its field limit (131 072
     characters), say – is a 400 naming the line, not a server error."""
     reader = csv.reader((line for _, line in lines), delimiter=delimiter)
+
+    def lineno() -> int:   # the number of the last line the reader took
+        return lines[min(max(reader.line_num - 1, 0), len(lines) - 1)][0]
+
     while True:
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            lineno = lines[min(max(reader.line_num - 1, 0), len(lines) - 1)][0]
-            raise BadRequest(f"rad {lineno}: kunde inte läsas som CSV ({exc}). Skriv en fråga per rad "
+            raise BadRequest(f"rad {lineno()}: kunde inte läsas som CSV ({exc}). Skriv en fråga per rad "
                              f"(högst {MAX_QUERY_CHARS} tecken).", parameter="fragor") from None
-        yield lines[min(max(reader.line_num - 1, 0), len(lines) - 1)][0], row
+        yield lineno(), row
 
 
 def _delimiter(first: tuple[int, str]) -> str | None:
