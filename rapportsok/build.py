@@ -51,6 +51,7 @@ class BuildOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
     quiet: bool = False
     jobs: int | None = None    # parsing processes (None: one per core; 1: in the build's own process)
+    passage_runtime: str | None = None   # bundled model: "auto" (default), "onnx" or "torch-bf16" (embeddings.choose_passage_runtime)
 
 
 @dataclass
@@ -606,7 +607,7 @@ def _embed(opts: BuildOptions, db: sqlite_utils.Database, pending: vector_step.P
 
     log(opts, f"laddar inbäddningsmodell: {opts.model}")
     embedder = load_embedder(opts.model, device=opts.device, cache_dir=opts.cache_dir or opts.db_path.parent / "cache",
-                             quiet=opts.quiet)
+                             quiet=opts.quiet, passage_runtime=opts.passage_runtime)
     contract = embedder.contract
     cache = _cache(opts, contract)
 
@@ -620,15 +621,22 @@ def _embed(opts: BuildOptions, db: sqlite_utils.Database, pending: vector_step.P
         cache.close()
     if stats["embedded"]:
         stats["chunks_per_second"] = round(stats["embedded"] / max(stats["seconds"], 1e-9), 2)
-    log(opts, f"inbäddningar: {stats['embedded']} nya, {stats['cached']} från cache")
+    # what computed the new passage and window vectors (the contract names the query runtime; the two
+    # agree, tested); asked only when something was embedded, so a rebuild from the cache never loads torch
+    passage_runtime = (getattr(embedder, "passage_runtime_label", contract.runtime) if stats["embedded"]
+                       else "från cache")
+    log(opts, f"inbäddningar: {stats['embedded']} nya, {stats['cached']} från cache"
+              + (f" (textavsnitt: {passage_runtime})" if stats["embedded"] else ""))
     db["chunk_embeddings"].insert_all(({"chunk_id": cid, "vector": blob} for cid, blob in pending.chunk_vectors()),
                                       pk="chunk_id", foreign_keys=[("chunk_id", "chunks", "id")], batch_size=500)
     if pending.windows:
         database.write_windows(db, pending.window_rows())
     stats["windows"] = pending.windows
-    row = {"id": 1, **{k: v for k, v in contract.__dict__.items()}, "contract_json": contract.to_json()}
+    row = {"id": 1, **{k: v for k, v in contract.__dict__.items()}, "contract_json": contract.to_json(),
+           "passage_runtime": passage_runtime}
     db["embedding_model"].insert(row, pk="id")
     stats_out = {"model": contract.model_id, "backend": contract.backend, "runtime": contract.runtime,
+                 "passage_runtime": passage_runtime,
                  "dimensions": contract.dimensions, **stats}
     return stats_out, embedder
 

