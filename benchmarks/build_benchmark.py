@@ -8,13 +8,15 @@ Prints build time per MB of text, reports per hour and peak memory (max RSS) for
   --parse-only: the 100× corpus and the PDF fixtures (one page OCR'd) without embeddings, once per
      --jobs value (parsing throughput, reports/hour);
   --synthetic-embed: the 100× corpus with "(kopia N)" appended to headings and prose lines so each
-     copy's passages are embedded, not taken from the cache: a full build with embeddings at that size.
+     copy's passages are embedded, not taken from the cache: a full build with embeddings at that size,
+     then the same again (an unchanged rebuild at that size: every vector from the cache).
 Each run is a separate process so the peak memory is its own. "CPU s" is user + sys time of the
 build process and of its finished child processes (the parsing pool, joined before the embedding
 step); on a machine shared with other jobs, "CPU s / 2" approximates the wall time of a quiet
 2-core machine.
 
 Run: .venv/bin/python benchmarks/build_benchmark.py [--copies 100] [--jobs 1 2] [--parse-only | --synthetic-embed]
+(RAPPORTSOK_PASSAGE_RUNTIME=onnx|torch-bf16 chooses the passage runtime; default: torch-bf16 on CPUs with AMX)
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def child(corpus: str, db: str, embed: bool, cache: str, jobs: int) -> None:
     print(json.dumps({"seconds": seconds, "mb": mb, "files": len(files), "reports": result.reports,
                       "chunks": result.chunks, "tables": result.tables.get("tables"),
                       "embedded": result.embedding.get("embedded"),
+                      "passage_runtime": (result.embedding.get("passage_runtime") or "").split(" ")[0],
                       "cpu_s": own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime,
                       "max_rss_mb": own.ru_maxrss / 1024, "worker_rss_mb": kids.ru_maxrss / 1024,
                       "load": os.getloadavg()[0], "db_mb": Path(db).stat().st_size / 1e6}))
@@ -141,8 +144,13 @@ def main() -> None:
             for jobs in args.jobs:
                 r = run(tmp / "syn", tmp / f"e{jobs}.db", True, fresh_cache(tmp, f"cache{jobs}"), jobs)
                 rows.append((f"syntetisk {args.copies}× (unik text per kopia), full build med inbäddningar, "
-                             f"jobs {jobs or 'standard'}", r))
+                             f"jobs {jobs or 'standard'}, textavsnitt: {r['passage_runtime']}", r))
+                again = run(tmp / "syn", tmp / f"e{jobs}-again.db", True, tmp / f"cache{jobs}", jobs)
+                rows.append((f"samma, oförändrad ombyggnad (allt från cache), jobs {jobs or 'standard'}", again))
             print_table(rows)
+            full, again = rows[-2][1], rows[-1][1]
+            print(f"\noförändrad ombyggnad / full build: {again['seconds'] / full['seconds']:.1%} av tiden, "
+                  f"{again['cpu_s'] / full['cpu_s']:.1%} av CPU-tiden ({again['seconds']:.1f} s mot {full['seconds']:.1f} s)")
             return
         if args.parse_only:
             synthetic_corpus(tmp / "syn", args.copies)
@@ -156,7 +164,7 @@ def main() -> None:
             print_table(rows)
             return
         full = run(ROOT / "corpus", tmp / "full.db", True, fresh_cache(tmp, "fresh"))
-        rows.append(("korpus, full build: allt bäddas in (tom cache)", full))
+        rows.append((f"korpus, full build: allt bäddas in (tom cache; textavsnitt: {full['passage_runtime']})", full))
         again = run(ROOT / "corpus", tmp / "again.db", True, tmp / "fresh")
         rows.append(("korpus, oförändrad ombyggnad (allt från cache)", again))
         r = run(ROOT / "corpus", tmp / "a.db", True, CACHE)

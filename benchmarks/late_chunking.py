@@ -33,13 +33,7 @@ from rapportsok.embeddings import to_blob  # noqa: E402
 
 
 def run_states(model: OnnxE5, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-    length = max(len(ids) for ids in batch)
-    ids = np.full((len(batch), length), model.weights.pad, dtype=np.int64)
-    mask = np.zeros((len(batch), length), dtype=np.int64)
-    for row, seq in enumerate(batch):
-        ids[row, : len(seq)] = seq
-        mask[row, : len(seq)] = 1
-    embeds = model.weights.word_rows(ids).astype(np.float32)
+    embeds, mask = model._padded(batch)
     pooled, states = model.session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})
     return pooled, states
 
