@@ -255,7 +255,8 @@ def check_passage_runtime(requested: str | None = None) -> str:
     """The requested passage runtime (``RAPPORTSOK_PASSAGE_RUNTIME`` when none is given), checked."""
     value = requested or os.environ.get("RAPPORTSOK_PASSAGE_RUNTIME") or "auto"
     if value not in PASSAGE_RUNTIMES:
-        raise RapportsokError(f"passage runtime {value!r}: choose one of {', '.join(PASSAGE_RUNTIMES)}")
+        source = "--passage-runtime" if requested else "RAPPORTSOK_PASSAGE_RUNTIME"
+        raise RapportsokError(f"{source}: passage runtime {value!r}: choose one of {', '.join(PASSAGE_RUNTIMES)}")
     return value
 
 

@@ -211,6 +211,9 @@ def test_passage_runtime_is_chosen_by_the_cpu_and_can_be_overridden(monkeypatch)
     assert choose_passage_runtime("auto") == "onnx"                # no AMX: the default runtime
     with pytest.raises(RapportsokError, match="'gpu'.*auto, onnx, torch-bf16"):
         choose_passage_runtime("gpu")
+    monkeypatch.setenv("RAPPORTSOK_PASSAGE_RUNTIME", "gpu")        # a bad variable is named as the source
+    with pytest.raises(RapportsokError, match="^RAPPORTSOK_PASSAGE_RUNTIME: passage runtime 'gpu'"):
+        choose_passage_runtime()
 
 
 def test_build_records_what_embedded_the_passages(tmp_path, corpus_copy):
