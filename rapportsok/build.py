@@ -31,7 +31,7 @@ from .embeddings import DEFAULT_MODEL, EmbeddingCache, load_embedder
 from .errors import CorpusError
 from .manifest import MANIFEST_NAME, load_manifest
 from .reports import METADATA_FIELDS, ParsedReport
-from .search import ann
+from .search import ann, leaves
 from .textio import DEFAULT_MAX_BYTES
 
 CORPUS_SUFFIXES = (".txt", ".md", ".pdf")
@@ -549,6 +549,7 @@ def _write(opts: BuildOptions, staging: parsing.Staging, path: Path) -> BuildRes
         "tables": table_summary,
     }
     database.finish(db, info)
+    _write_leaves(opts, db)
     db.close()
     return BuildResult(db_path=opts.db_path, reports=n_reports, sections=n_sections,
                        chunks=chunk_id, embedding=embedding_stats, tables=table_summary)
@@ -599,6 +600,32 @@ def _cache(opts: BuildOptions, contract) -> EmbeddingCache:
     for w in cache.warnings:
         log(opts, f"varning: {w}")
     return cache
+
+
+def _write_leaves(opts: BuildOptions, db: sqlite_utils.Database) -> dict:
+    """The BM25 scores of the common phrases (:mod:`rapportsok.search.leaves`), once the FTS5
+    index is complete; a corpus with no phrase in ``leaves.MIN_DOCS`` passages stores none.
+    Copied from the database being replaced when its indexed content was the same."""
+    from tqdm import tqdm
+
+    from .search.signals.keyword import FTS_WEIGHTS
+
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc="lagrar BM25 för vanliga ord", unit="ord", disable=opts.quiet, file=sys.stderr)
+        bar.update(1)
+
+    try:
+        record = leaves.write(db.conn, FTS_WEIGHTS, log=progress,
+                              previous=opts.db_path if opts.db_path.exists() else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    db.conn.commit()
+    return record
 
 
 def _embed(opts: BuildOptions, db: sqlite_utils.Database, pending: vector_step.Pending) -> tuple[dict, object]:

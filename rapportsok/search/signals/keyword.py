@@ -36,6 +36,7 @@ from ... import swedish, topics
 from ...errors import SearchError
 from .. import english
 from ..highlight import Marks
+from ..leaves import Evaluated, Leaves
 from ..syntax import ParsedQuery, Term, parse
 from . import Ranking
 
@@ -385,6 +386,7 @@ class KeywordSignal:
     def __init__(self, index):
         self.index = index
         self.vocab = Vocabulary(index.vocab)
+        self.leaves = Leaves(index, FTS_WEIGHTS)   # BM25 of common phrases, stored by the build
         self._understood: OrderedDict = OrderedDict()
         self._matches: OrderedDict = OrderedDict()
 
@@ -423,9 +425,18 @@ class KeywordSignal:
                 return self._matches[key]
         if not expression or (mask is not None and not mask.any()):
             return _EMPTY_MATCHES
+        limit_s = ANY_WORD_TIME_LIMIT_S if any_word else TIME_LIMIT_S
+        run = _one_run(mask, self.index.chunk_ids) if mask is not None else None
+        stored = self._stored(expression, mask, run, limit_s)
+        if stored is not None:      # the build stored this query's common phrases: no match is scored here
+            result = _best(stored.positions, stored.scores, self.index.chunk_ids, limit)
+            with self.index._lock:
+                self._remember(key, result)
+                if not any_word:
+                    self._remember((expression, fkey, "all"), stored.positions)
+            return result
         w = ", ".join(str(x) for x in FTS_WEIGHTS)
         sql, args = f"select rowid, -bm25(chunks_fts, {w}) as s from chunks_fts where chunks_fts match ?", [expression]
-        run = _one_run(mask, self.index.chunk_ids) if mask is not None else None
         if run is not None:
             sql += " and rowid between ? and ?"
             args += list(run)
@@ -433,7 +444,7 @@ class KeywordSignal:
         if limited:
             sql += " order by s desc, rowid limit ?"
             args.append(int(limit))
-        rows = self._run(sql, args, ANY_WORD_TIME_LIMIT_S if any_word else TIME_LIMIT_S)
+        rows = self._run(sql, args, limit_s)
         if rows:
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
@@ -450,6 +461,10 @@ class KeywordSignal:
                 self._remember((expression, fkey, "all"), np.sort(result[0]))
         return result
 
+    def _stored(self, expression: str, mask, run, limit_s: float) -> Evaluated | None:
+        """The expression evaluated over the build's stored phrases (:mod:`..leaves`), or None."""
+        return self.leaves.evaluate(expression, mask, run, lambda sql, args: self._run(sql, args, limit_s))
+
     def positions(self, req, mask: np.ndarray | None) -> np.ndarray:
         """Positions (index rows, ascending) of every passage within the filters that contains
         the words: what is counted (the result total, the overview per kommun × år, the batch
@@ -463,8 +478,13 @@ class KeywordSignal:
                 return self._matches[key]
         if not expression or (mask is not None and not mask.any()):
             return _EMPTY_MATCHES[0]
-        sql, args = "select group_concat(rowid) from chunks_fts where chunks_fts match ?", [expression]
         run = _one_run(mask, self.index.chunk_ids) if mask is not None else None
+        stored = self._stored(expression, mask, run, TIME_LIMIT_S)
+        if stored is not None:
+            with self.index._lock:
+                self._remember(key, stored.positions)
+            return stored.positions
+        sql, args = "select group_concat(rowid) from chunks_fts where chunks_fts match ?", [expression]
         if run is not None:
             sql += " and rowid between ? and ?"
             args += list(run)
@@ -539,6 +559,31 @@ class KeywordSignal:
 
 
 _EMPTY_MATCHES = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+
+
+def _best(positions: np.ndarray, scores: np.ndarray, chunk_ids: np.ndarray, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``limit`` (all if None) matches, best first: score, then passage id – FTS5's
+    ``order by s desc, rowid limit k``; every match tied with the k-th is ordered before the cut."""
+    if limit is not None and len(scores) > limit:
+        kth = np.partition(scores, len(scores) - limit)[len(scores) - limit]
+        keep = np.flatnonzero(scores >= kth)
+        positions, scores = positions[keep], scores[keep]
+    order = np.lexsort((chunk_ids[positions], -scores))[:limit]
+    return positions[order], scores[order]
+
+
+def phrase_leaves(vocab: Vocabulary, min_docs: int) -> list[str]:
+    """The multi-word phrases a meaning-aware query may add (topic phrases and abbreviations'
+    expansions, the English glossary's Swedish words), as :func:`_stem_alt` writes them, whose
+    every word is in at least ``min_docs`` passages: the build stores their BM25 (:mod:`..leaves`)."""
+    phrases: set[tuple[str, ...]] = set()
+    for t in topics.load_topics():
+        phrases.update(t.phrases)
+        phrases.update(_phrase_stems(x) for x in t.abbreviations.values() if x)
+    for words in english.glossary().values():
+        phrases.update(_phrase_stems(x) for x in words)
+    return sorted(_stem_alt(vocab, p) for p in phrases
+                  if len(p) > 1 and all(vocab.vocab.get(s, 0) >= min_docs for s in p))
 
 
 def _split_or(expression: str) -> tuple[list[str], str]:
