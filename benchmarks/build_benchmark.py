@@ -2,14 +2,17 @@
 
 Prints build time per MB of text, reports per hour and peak memory (max RSS) for:
   default: 1. the corpus built with embeddings from an empty cache (full build), 2. the same again
-     (unchanged rebuild: everything from the cache) – and the ratio of the two, 3. the corpus with
+     into the same database file, as `rapportsok build` replaces build/rapportsok.db (unchanged
+     rebuild: every vector from the cache, the stored BM25 of common phrases copied from the
+     database it replaces) – and the ratio of the two, 3. the corpus with
      embeddings from build/cache, 4. without embeddings, 5. every report copied 100 times, without
      embeddings, once per --jobs value;
   --parse-only: the 100× corpus and the PDF fixtures (one page OCR'd) without embeddings, once per
      --jobs value (parsing throughput, reports/hour);
   --synthetic-embed: the 100× corpus with "(kopia N)" appended to headings and prose lines so each
      copy's passages are embedded, not taken from the cache: a full build with embeddings at that size,
-     then the same again (an unchanged rebuild at that size: every vector from the cache).
+     then the same again into the same file (an unchanged rebuild at that size: every vector from
+     the cache). Each build's row names the time of its BM25 step (search/leaves.py).
 Each run is a separate process so the peak memory is its own. "CPU s" is user + sys time of the
 build process and of its finished child processes (the parsing pool, joined before the embedding
 step); on a machine shared with other jobs, "CPU s / 2" approximates the wall time of a quiet
@@ -48,7 +51,13 @@ def child(corpus: str, db: str, embed: bool, cache: str, jobs: int) -> None:
     files = [p for p in Path(corpus).iterdir() if p.suffix in (".txt", ".md", ".pdf")]
     mb = sum(p.stat().st_size for p in files if p.suffix != ".pdf") / 1e6
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(json.dumps({"seconds": seconds, "mb": mb, "files": len(files), "reports": result.reports,
+    import sqlite3
+    conn = sqlite3.connect(db)
+    row = conn.execute("select value from build_info where key = 'keyword_leaves'").fetchone()
+    conn.close()
+    leaves = json.loads(row[0]) if row else {}
+    print(json.dumps({"seconds": seconds, "leaves": leaves.get("leaves"), "leaves_s": leaves.get("seconds"),
+                      "leaves_copied": bool(leaves.get("copied")), "mb": mb, "files": len(files), "reports": result.reports,
                       "chunks": result.chunks, "tables": result.tables.get("tables"),
                       "embedded": result.embedding.get("embedded"),
                       "passage_runtime": (result.embedding.get("passage_runtime") or "").split(" ")[0],
@@ -112,6 +121,9 @@ def print_table(rows: list[tuple[str, dict]]) -> None:
           "max RSS MB (byggprocess / största arbetsprocess) | load | databas MB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in rows:
+        if r.get("leaves_s") is not None:
+            name += (f" (BM25 för {r['leaves']:,} vanliga fraser: {r['leaves_s']:.1f} s"
+                     + (", kopierade från databasen som ersattes)" if r.get("leaves_copied") else ")"))
         embedded = r.get("embedded") if r.get("embedded") is not None else "–"
         per_mb = f"{r['seconds'] / r['mb']:.2f}" if r["mb"] else "–"
         rss = f"{r['max_rss_mb']:.0f}" + (f" / {r['worker_rss_mb']:.0f}" if r.get("worker_rss_mb") else "")
@@ -145,7 +157,8 @@ def main() -> None:
                 r = run(tmp / "syn", tmp / f"e{jobs}.db", True, fresh_cache(tmp, f"cache{jobs}"), jobs)
                 rows.append((f"syntetisk {args.copies}× (unik text per kopia), full build med inbäddningar, "
                              f"jobs {jobs or 'standard'}, textavsnitt: {r['passage_runtime']}", r))
-                again = run(tmp / "syn", tmp / f"e{jobs}-again.db", True, tmp / f"cache{jobs}", jobs)
+                # into the same path, as `rapportsok build` replaces build/rapportsok.db
+                again = run(tmp / "syn", tmp / f"e{jobs}.db", True, tmp / f"cache{jobs}", jobs)
                 rows.append((f"samma, oförändrad ombyggnad (allt från cache), jobs {jobs or 'standard'}", again))
             print_table(rows)
             full, again = rows[-2][1], rows[-1][1]
@@ -165,7 +178,7 @@ def main() -> None:
             return
         full = run(ROOT / "corpus", tmp / "full.db", True, fresh_cache(tmp, "fresh"))
         rows.append((f"korpus, full build: allt bäddas in (tom cache; textavsnitt: {full['passage_runtime']})", full))
-        again = run(ROOT / "corpus", tmp / "again.db", True, tmp / "fresh")
+        again = run(ROOT / "corpus", tmp / "full.db", True, tmp / "fresh")   # replaces it, as a rebuild does
         rows.append(("korpus, oförändrad ombyggnad (allt från cache)", again))
         r = run(ROOT / "corpus", tmp / "a.db", True, CACHE)
         rows.append(("korpus (5 rapporter), inbäddningar från cache", r))

@@ -1,6 +1,6 @@
 """Keyword ranking without scoring every match: BM25 per phrase, stored at build time.
 
-FTS5 scores every passage that matches a query with ``bm25()`` – about 1.3 µs a match. At 1M
+FTS5 scores every passage that matches a query with ``bm25()`` – 1–2 µs a match. At 1M
 passages a common word matches 100 000 passages or more, so one keyword search cost 100–250 ms
 (and would cost six times that at 6M). But BM25 is a sum over the query's phrases, and each
 phrase's part depends only on that phrase and that passage: its idf is counted over the whole
@@ -93,19 +93,15 @@ def parse(expression: str):
         at += 1
         return tok
 
-    def or_expr(cols):
-        parts = [and_expr(cols)]
-        while peek("OR"):
-            take("OR")
-            parts.append(and_expr(cols))
-        return parts[0] if len(parts) == 1 else ("or", parts)
-
-    def and_expr(cols):
-        parts = [not_expr(cols)]
-        while peek("AND"):
-            take("AND")
-            parts.append(not_expr(cols))
-        return parts[0] if len(parts) == 1 else ("and", parts)
+    def chain(op, operand):
+        """``operand (op operand)*`` as one node (AND/OR chains)."""
+        def parse_chain(cols):
+            parts = [operand(cols)]
+            while peek(op):
+                take(op)
+                parts.append(operand(cols))
+            return parts[0] if len(parts) == 1 else (op.lower(), parts)
+        return parse_chain
 
     def not_expr(cols):
         left = primary(cols)
@@ -129,6 +125,8 @@ def parse(expression: str):
             return ("leaf", leaf_text(cols, re.sub(r'"\s+\*$', '" *', value)))
         raise Unparsed(value)
 
+    and_expr = chain("AND", not_expr)
+    or_expr = chain("OR", and_expr)
     tree = or_expr(None)
     if at != len(tokens):
         raise Unparsed(f"trailing tokens from {at}")
@@ -179,7 +177,7 @@ class Leaves:
         except Unparsed:
             return None
         phrases = leaves_of(tree)
-        stored = self._read(phrases) if self.count else {}
+        stored = self._read(phrases, run) if self.count else {}
         n = len(self.index.chunk_ids)
         acc = np.zeros(n, dtype=np.float64)
         asked = 0
@@ -200,15 +198,33 @@ class Leaves:
         positions = np.flatnonzero(matched)
         return Evaluated(positions, acc[positions], len(stored), asked)
 
-    def _read(self, phrases: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def _read(self, phrases: list[str], run: tuple[int, int] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The stored ids (as index rows) and scores of those of ``phrases`` the table has.
+        With a filter that is one run of ids (a kommun, a kommun and years), only that run's
+        part of a long list is read (incremental blob I/O: the ids are sorted, so two binary
+        searches find it), not the whole list."""
         unique = list(dict.fromkeys(phrases))
-        cur = self.index.conn().cursor()
+        conn = self.index.conn()
+        cur = conn.cursor()
         cur.row_factory = None
-        rows = cur.execute(f"select leaf, ids, scores from {TABLE} where leaf in ({','.join('?' * len(unique))})",
-                           unique).fetchall()
-        # kept as uint32 / float32: NumPy indexes with the one and adds the other to float64 as it goes
-        return {leaf: (self._positions(np.frombuffer(ids, dtype="<u4")), np.frombuffer(scores, dtype="<f4"))
-                for leaf, ids, scores in rows}
+        marks = ",".join("?" * len(unique))
+        out = {}
+        if run is None:
+            rows = cur.execute(f"select leaf, ids, scores from {TABLE} where leaf in ({marks})", unique).fetchall()
+            for leaf, ids, scores in rows:
+                # kept as uint32 / float32: NumPy indexes with the one and adds the other to float64 as it goes
+                out[leaf] = (self._positions(np.frombuffer(ids, dtype="<u4")), np.frombuffer(scores, dtype="<f4"))
+            return out
+        for rowid, leaf, docs in cur.execute(f"select rowid, leaf, docs from {TABLE} where leaf in ({marks})", unique).fetchall():
+            with conn.blobopen(TABLE, "ids", rowid, readonly=True) as blob:
+                lo, hi = _bisect_blob(blob, docs, run[0]), _bisect_blob(blob, docs, run[1] + 1)
+                blob.seek(4 * lo)
+                ids = np.frombuffer(blob.read(4 * (hi - lo)), dtype="<u4")
+            with conn.blobopen(TABLE, "scores", rowid, readonly=True) as blob:
+                blob.seek(4 * lo)
+                scores = np.frombuffer(blob.read(4 * (hi - lo)), dtype="<f4")
+            out[leaf] = (self._positions(ids), scores)
+        return out
 
     def _ask(self, phrase: str, run, fts) -> tuple[np.ndarray, np.ndarray]:
         w = ", ".join(str(x) for x in self.weights)
@@ -226,6 +242,19 @@ class Leaves:
         if self._contiguous:
             return ids - self._base
         return np.searchsorted(self.index.chunk_ids, ids)
+
+
+def _bisect_blob(blob, n: int, value: int) -> int:
+    """The first of ``n`` sorted little-endian uint32 in ``blob`` that is ≥ ``value``."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        blob.seek(4 * mid)
+        if int.from_bytes(blob.read(4), "little") < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _matches(tree, hits: dict[str, np.ndarray], n: int) -> np.ndarray:
