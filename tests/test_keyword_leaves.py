@@ -203,3 +203,16 @@ def test_an_unchanged_rebuild_copies_the_stored_scores(corpus_dir, tmp_path, mon
     build(BuildOptions(corpus=smaller, db_path=db, embed=False, quiet=True))
     third, rows3 = record_and_rows()
     assert not third.get("copied") and third["content_sha256"] != first["content_sha256"] and rows3 != rows
+
+
+def test_search_results_are_the_same_with_every_phrase_stored(index, stored_db):
+    """The whole search – hybrid ranking, totals, the overview's counts – on the corpus with
+    nothing stored and with every phrase stored."""
+    stored = SearchIndex(stored_db)
+    for q in [x["q"] for x in load_queries()][::4] + EXTRA:
+        for extra in ({}, {"kommun": "0880"}):
+            req = parse_request({"q": q, "limit": 10, **extra})
+            a, b = index.search(req), stored.search(req)
+            assert [h.chunk_id for h in a.hits] == [h.chunk_id for h in b.hits], q
+            assert (a.total, a.total_words, a.total_similar) == (b.total, b.total_words, b.total_similar), q
+            assert index.matrix(req)["cells"] == stored.matrix(req)["cells"], q
