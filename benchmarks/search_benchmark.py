@@ -22,7 +22,9 @@ Prints:
     vectors plus noise; 2 % boilerplate copies), vectors only, cached in build/bench-mix/ – the
     replicated databases hold ≈4 400 noisy copies of each passage, a structure no real corpus has.
 Each run is its own process. Synthetic databases and their HNSW indexes are cached in
-build/bench/ (the 1M database takes ≈15 minutes and its index longer on a shared machine).
+build/bench/ (the 1M database takes ≈15 minutes and its index longer on a shared machine); each
+gets the build's stored BM25 of common phrases (search/leaves.py: ≈3 minutes at 1M), rewritten
+when the threshold or the column weights change.
 The cached databases carry the model contract they were embedded with: after a change of the
 default runtime (e.g. converter 2 → 3) either delete build/bench/ or run with the old runtime's
 setting (RAPPORTSOK_E5_CONVERTER=2) – the query side must embed as the database did.

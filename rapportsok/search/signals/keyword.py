@@ -406,15 +406,17 @@ class KeywordSignal:
                 expression: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Positions (index rows) and BM25 scores of the passages, within the filters, that
         contain the words – best first (score, then id). ``limit``: only the best so many are
-        needed – SQLite keeps the top ones (``order by … limit``), so nothing else is read into
-        Python; without it every match is scored and returned. Cached per query and filter.
-        ``any_word``: the passages with some of the words instead (hybrid ranking only; never
-        counted). Counting reads :meth:`positions` (no scores), not this.
+        returned; without it every match. Cached per query and filter. ``any_word``: the
+        passages with some of the words instead (hybrid ranking only; never counted).
 
-        A filter whose passages form one run of ids (a kommun, a kommun and years: the build
-        numbers passages by kommun, year, report) is passed to FTS5 as a rowid range, so only
-        that run's matches are scored; the mask is applied after as before (same rows). An
-        empty filter matches nothing and reads nothing."""
+        The expression is evaluated over the BM25 the build stored per phrase (:mod:`..leaves`:
+        common phrases read, rare ones asked of FTS5 alone), which gives every match and so the
+        count too (remembered for :meth:`positions`). Only an expression that module does not
+        parse (or ``RAPPORTSOK_LEAVES=0``) goes to FTS5 whole, where SQLite keeps the top
+        ``limit`` (``order by … limit``). A filter whose passages form one run of ids (a kommun,
+        a kommun and years: the build numbers passages by kommun, year, report) limits what is
+        read or asked to that run; the mask is applied after (same rows). An empty filter
+        matches nothing and reads nothing."""
         if expression is None:
             u = self.understand(req)
             expression = u.any_expression if any_word else u.expression
@@ -468,9 +470,10 @@ class KeywordSignal:
     def positions(self, req, mask: np.ndarray | None) -> np.ndarray:
         """Positions (index rows, ascending) of every passage within the filters that contains
         the words: what is counted (the result total, the overview per kommun × år, the batch
-        CSV). Exact: FTS5 lists the matching ids without scoring them (no BM25, no column
-        data, one string of ids instead of a Python row per match); a ranking that already
-        read every match (fewer than its limit) answers without a second query. Cached."""
+        CSV). Exact: the same evaluation as :meth:`matches` (which remembers it, so a ranking
+        answers the count without a second pass); for an expression left to FTS5 whole, FTS5
+        lists the matching ids without scoring them (one string of ids instead of a Python row
+        per match). Cached."""
         expression = self.understand(req).expression
         key = (expression, _filter_key(req), "all")
         with self.index._lock:
