@@ -155,6 +155,17 @@ def test_other_column_weights_are_not_read(built_db, tmp_path, index):
     ev = other.keyword._stored(expression, None, None, 2.0)
     assert ev.stored == 0 and ev.asked > 0
     assert np.array_equal(ev.positions, index.keyword._stored(expression, None, None, 2.0).positions)
+    # the record without its table (a database trimmed by hand): asked, not an error
+    conn = sqlite3.connect(db)
+    conn.execute("update build_info set value = ? where key = 'keyword_leaves'",
+                 [json.dumps({"leaves": 5, "weights": list(FTS_WEIGHTS)})])
+    conn.execute("drop table keyword_leaves")
+    conn.commit()
+    conn.close()
+    trimmed = SearchIndex(db, load_vectors=False)
+    assert not trimmed.keyword.leaves.available
+    ev = trimmed.keyword._stored(expression, None, None, 2.0)
+    assert ev.stored == 0 and np.array_equal(ev.positions, index.keyword._stored(expression, None, None, 2.0).positions)
 
 
 def test_parser_reads_every_expression_the_signal_writes(index):
@@ -216,3 +227,10 @@ def test_search_results_are_the_same_with_every_phrase_stored(index, stored_db):
             assert [h.chunk_id for h in a.hits] == [h.chunk_id for h in b.hits], q
             assert (a.total, a.total_words, a.total_similar) == (b.total, b.total_words, b.total_similar), q
             assert index.matrix(req)["cells"] == stored.matrix(req)["cells"], q
+
+
+async def test_the_stored_scores_are_not_a_table_on_the_public_site(ds):
+    """Internal binary lists, like the vectors: hidden from the database page, not browsable."""
+    r = await ds.client.get("/rapportsok")
+    assert r.status_code == 200 and "chunks" in r.text
+    assert "keyword_leaves" not in r.text

@@ -159,7 +159,9 @@ class Leaves:
         conn = index.conn()
         record = _info(conn)
         # the stored scores are used only if written under the weights this process ranks with
-        self.available = bool(record and tuple(record.get("weights", ())) == tuple(weights))
+        # (and if the table is there: a database copied without it is searched by asking FTS5)
+        self.available = bool(record and tuple(record.get("weights", ())) == tuple(weights)
+                              and conn.execute("select 1 from sqlite_master where name = ?", [TABLE]).fetchone())
         self.count = int(record.get("leaves", 0)) if self.available else 0
         ids = index.chunk_ids
         self._base = int(ids[0]) if len(ids) else 0
