@@ -166,6 +166,11 @@ def with_ann(db: Path) -> Path:
         conn.execute("create table if not exists build_info (key text primary key, value text)")
         conn.execute("insert or ignore into build_info values ('build_id', ?)", [f"synthetic-{db.stem}"])
         row = conn.execute("select value from build_info where key = 'ann_index'").fetchone()
+    # the real build's query → passage offset, so hybrid searches read the question as a passage
+    # (a second nearest-neighbour search) as the served search does (session 14)
+    conn.execute("attach database ? as src", [str(ROOT / "build" / "rapportsok.db")])
+    with conn:
+        conn.execute("insert or replace into build_info select key, value from src.build_info where key = 'prefix_offset'")
     conn.close()
     final = ann.index_path(db)
     if row is None or not final.exists() or ann.read_header(final)["vectors_sha256"] != json.loads(row[0])["vectors_sha256"]:

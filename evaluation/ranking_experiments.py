@@ -248,6 +248,153 @@ VARIANTS = {
 }
 
 
+# -- session 14 -------------------------------------------------------------------------------
+
+def neighbour_smoothing(gamma: float):
+    """Each passage's similarity + gamma × the mean similarity of the passages before and after
+    it in the same report (the best one's at a report's edge): context carries meaning."""
+    def score(index, r, sims):
+        n = len(sims)
+        rep = np.asarray(index.report)
+        prev, nxt = np.maximum(np.arange(n) - 1, 0), np.minimum(np.arange(n) + 1, n - 1)
+        has_p = (rep[prev] == rep) & (prev != np.arange(n))
+        has_n = (rep[nxt] == rep) & (nxt != np.arange(n))
+        both = (sims[prev] + sims[nxt]) / 2
+        one = np.where(has_p, sims[prev], np.where(has_n, sims[nxt], sims))
+        return sims + gamma * np.where(has_p & has_n, both, one)
+    return reorder(score)
+
+
+def kommun_named(weight: float, years: bool = False):
+    """A query that names a kommun ("… i Kalmar") gets one more RRF ranking: the semantic ranking
+    restricted to that kommun's passages (and, with ``years``, to the years it names or the one before)."""
+    import dataclasses
+    orig = engine.SearchIndex.rankings
+
+    def rankings(self, req, mask, semantic_weight=None):
+        out = orig(self, req, mask, semantic_weight)
+        if req.mode != "hybrid":
+            return out
+        names = dict(self.conn().execute("select kommun, kommunkod from municipalities"))
+        codes = [c for n, c in names.items() if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", req.q, re.I)]
+        yrs = [int(y) for y in re.findall(r"\b(20[0-3]\d)\b", req.q)] if years else []
+        if not codes and not yrs:
+            return out
+        m = mask & self.mask(dataclasses.replace(req, kommunkoder=codes or req.kommunkoder))
+        if yrs:
+            m &= np.isin(self.year, yrs + [y - 1 for y in yrs])
+        qv = next(r for r in out if r.name == "semantic").evidence["query_vector"]
+        s = np.where(m, self.similarities(qv), -np.inf)
+        top = [i for i in np.argsort(-s)[:50] if np.isfinite(s[i])]
+        out.append(Ranking("kommun_named", [(int(self.chunk_ids[i]), float(s[i])) for i in top], weight=weight))
+        return out
+    return lambda index: patched(engine.SearchIndex, "rankings", rankings)
+
+
+def word_neighbours(tau: float, top: int, weight: float | None = None):
+    """Each query word's nearest corpus words by the model (every indexed word's most frequent
+    form embedded as a query, once) join the "some of the words" ranking (weight None) or rank
+    as one more RRF ranking of their own: "gamla" → äldre, "jobba" → arbetet."""
+    import collections
+    import dataclasses
+    orig = engine.SearchIndex.rankings
+
+    def vocabulary(index):
+        if "vocab" not in _cache:
+            forms = collections.defaultdict(collections.Counter)
+            for (text,) in index.conn().execute("select text from chunks"):
+                for w in re.findall(r"[^\W\d_]{3,}", text):
+                    forms[swedish.stem(w.lower())][w.lower()] += 1
+            stems = sorted(forms)
+            words = [forms[st].most_common(1)[0][0] for st in stems]
+            _cache["vocab"] = (index.embedder().embed_queries(words), words, stems)
+        return _cache["vocab"]
+
+    def rankings(self, req, mask, semantic_weight=None):
+        out = orig(self, req, mask, semantic_weight)
+        if req.mode != "hybrid":
+            return out
+        vectors, words, stems = vocabulary(self)
+        own = [t.text.lower() for t in parse(req.q).words() if t.kind == "word"]
+        own_stems = {swedish.stem(w) for w in own}
+        extra = []
+        for w in own:
+            if len(w) < 4 or w.isdigit() or w in swedish.STOPWORDS:
+                continue
+            sims = vectors @ self.query_vector(w)
+            found = [words[i] for i in np.argsort(-sims)[:10] if sims[i] >= tau and stems[i] not in own_stems]
+            extra += found[:top]
+        if not extra:
+            return out
+        r2 = self.keyword.rank_any(self, dataclasses.replace(req, q=req.q + " " + " ".join(extra)), mask)
+        if weight is None:
+            return [r2 if r.name == "any_word" else r for r in out]
+        r2.name, r2.weight = "word_neighbours", weight
+        return out + [r2]
+    return lambda index: patched(engine.SearchIndex, "rankings", rankings)
+
+
+VARIANTS.update({
+    "neighbours 0.1": neighbour_smoothing(0.1), "neighbours 0.15": neighbour_smoothing(0.15),
+    "neighbours 0.2": neighbour_smoothing(0.2), "neighbours 0.3": neighbour_smoothing(0.3),
+    "neighbours 0.5": neighbour_smoothing(0.5),
+    "kommun named 0.5": kommun_named(0.5), "kommun named 1": kommun_named(1.0), "kommun named 2": kommun_named(2.0),
+    "kommun and year named 0.5": kommun_named(0.5, True), "kommun and year named 1": kommun_named(1.0, True),
+    "word neighbours 0.93 top 1": word_neighbours(0.93, 1), "word neighbours 0.92 top 2": word_neighbours(0.92, 2),
+    "word neighbours 0.95 top 1": word_neighbours(0.95, 1),
+    "word neighbours 0.93 top 1 own 0.5": word_neighbours(0.93, 1, 0.5),
+    "word neighbours 0.92 top 2 own 0.5": word_neighbours(0.92, 2, 0.5),
+    "word neighbours 0.95 top 1 own 0.5": word_neighbours(0.95, 1, 0.5),
+})
+
+
+def symmetric_query(share: float):
+    """The query also embedded with E5's ``passage: `` prefix, as a text like the passages
+    (session 11: +0.016 dev, +0.009 test): ranking by normalise(query vector + share × that
+    vector); admission by the query vector's similarity, as calibrated."""
+    def rank(self, index, req, mask, k=semantic.CANDIDATES, threshold=None):
+        r = _rank(self, index, req, mask, k=k, threshold=threshold)
+        if not r.items:
+            return r
+        q = r.evidence["query_vector"]
+        sims = index.similarities(q)
+        v = q + share * index.embedder().embed_passages([req.q])[0]
+        s2 = np.where(mask, index.similarities((v / np.linalg.norm(v)).astype(np.float32)), -np.inf)
+        top = np.argsort(-s2, kind="stable")[:k]
+        r.items = [(int(index.chunk_ids[i]), float(sims[i])) for i in top]
+        floor = r.evidence.get("floor")
+        r.evidence["admitted"] = {c for c, s in r.items if floor is None or s >= floor}
+        return r
+    return lambda index: patched(semantic.SemanticSignal, "rank", rank)
+
+
+def promote(slots: tuple[int, ...]):
+    """After RRF, the semantic ranking's i-th passage is moved up to place ``slots[i]`` when it
+    stands below it: the meaning signal's best answers are never buried by word matches."""
+    orig = fusion.fuse
+
+    def fuse(rankings, method="rrf", alpha=0.5):
+        out = orig(rankings, method, alpha)
+        sem = next((r for r in rankings if r.name == "semantic"), None)
+        for i, slot in enumerate(slots):
+            if sem is None or i >= len(sem.items):
+                break
+            ids = [c for c, _ in out]
+            cid = sem.items[i][0]
+            if cid in ids and ids.index(cid) + 1 > slot:
+                out.insert(slot - 1, out.pop(ids.index(cid)))
+        return out
+    return lambda index: patched(engine.fusion_mod, "fuse", fuse)
+
+
+VARIANTS.update({
+    "symmetric query 1": symmetric_query(1.0),
+    "promote semantic 3": promote((3,)), "promote semantic 5": promote((5,)), "promote semantic 2 5": promote((2, 5)),
+    "promote semantic 3 6": promote((3, 6)), "promote semantic 3 6 9": promote((3, 6, 9)),
+    "promote semantic 5 8": promote((5, 8)), "promote semantic 1": promote((1,)),
+})
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--split", choices=("dev", "test"), default="dev")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import __version__, database, parsing, swedish, tables, tagging, vector_step
+from . import __version__, database, parsing, prefix_offset, swedish, tables, tagging, vector_step
 from . import windows as windows_mod
 from . import topics as topics_mod
 from .chunking import TAG_RE, normalise
@@ -548,6 +548,10 @@ def _write(opts: BuildOptions, staging: parsing.Staging, path: Path) -> BuildRes
         "embedding": embedding_stats,
         "tables": table_summary,
     }
+    if embedder is not None:
+        offset = _prefix_offset(opts, db, embedder)
+        if offset is not None:
+            info[prefix_offset.INFO_KEY] = offset
     database.finish(db, info)
     _write_leaves(opts, db)
     db.close()
@@ -593,6 +597,18 @@ def page_fields(rep: ParsedReport, start: int, end: int) -> dict:
 
 def _file_hash(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def _prefix_offset(opts: BuildOptions, db: sqlite_utils.Database, embedder) -> dict | None:
+    """The model's query/passage offset measured on this corpus (:mod:`rapportsok.prefix_offset`)."""
+    cache = _cache(opts, embedder.contract)
+    try:
+        record = prefix_offset.for_build(db.conn, embedder, cache)
+    finally:
+        cache.close()
+    if record is not None:
+        log(opts, f"frågans läsning som textavsnitt: förskjutning mätt på {record['sentences']} meningar")
+    return record
 
 
 def _cache(opts: BuildOptions, contract) -> EmbeddingCache:

@@ -207,7 +207,7 @@ def search(query, mode, kommun, year, rtype, topic, kind, limit, offset, expand,
     elif resp.total_similar:
         summary += f" + {resp.total_similar} med liknande innehåll"
     click.echo(summary + ".", err=True)
-    added = [f"{e['matched']} → {', '.join(e['terms'])}" + (" (engelska: påverkar ordningen, räknas inte)"
+    added = [f"{e['matched']} → {', '.join(e['terms'])}" + (f" ({e['label']}: påverkar ordningen, räknas inte)"
                                                             if e.get("counted") is False else "")
              for e in interp.get("expansions", [])]
     added += [f"{a} som {b}" for a, b in resp.corrections.items()]

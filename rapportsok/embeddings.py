@@ -99,6 +99,16 @@ class Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([text], is_query=True)[0].astype(np.float32)
 
+    def embed_query_as_passage(self, text: str) -> np.ndarray:
+        """The query embedded as if it were a passage (E5's ``passage: `` prefix), by the query
+        runtime: the semantic signal's symmetric reading (README, issue 13, session 14)."""
+        return self.embed_queries_as_passages([text])[0]
+
+    def embed_queries_as_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Texts embedded with the passage prefix by the query runtime (not the passages' bfloat16
+        runtime): the offset between the two readings is the model's, not the runtimes'."""
+        return np.asarray(self._encode(list(texts), is_query=False), dtype=np.float32)
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.contract.dimensions), dtype=np.float32)

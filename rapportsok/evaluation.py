@@ -68,12 +68,19 @@ def score_query(index: SearchIndex, texts: dict[int, str], q: dict, mode: str, f
                 semantic_weight: float | None = None) -> dict:
     req = SearchRequest(q=q["q"], mode=mode, limit=K)
     resp = index.search(req, fusion=fusion, alpha=alpha, semantic_weight=semantic_weight)
-    quotes = [_norm(x) for x in q["quotes"]]
+    ranked = [[texts[hit["chunk_id"]]] + [texts[d["chunk_id"]] for d in hit["also_in"]] for hit in resp.hits]
+    return {"q": q["q"], "kind": q["kind"], "mode": mode, **judge(ranked, q["quotes"])}
+
+
+def judge(ranked: list[list[str]], quotes: list[str]) -> dict:
+    """nDCG@10, Recall@10 and MRR of a ranking, each place given as the texts it shows (a passage
+    and the copies folded into it): a place is relevant for every quote one of its texts contains,
+    and gains only for quotes no earlier place had."""
+    quotes = [_norm(x) for x in quotes]
     found: set[int] = set()
     dcg, first = 0.0, None
-    for i, hit in enumerate(resp.hits):
-        ids = [hit["chunk_id"]] + [d["chunk_id"] for d in hit["also_in"]]
-        covered = {j for j, quote in enumerate(quotes) for cid in ids if quote in texts[cid]}
+    for i, place in enumerate(ranked[:K]):
+        covered = {j for j, quote in enumerate(quotes) for text in place if quote in text}
         new = covered - found
         if covered and first is None:
             first = i + 1
@@ -81,8 +88,7 @@ def score_query(index: SearchIndex, texts: dict[int, str], q: dict, mode: str, f
             dcg += 1.0 / math.log2(i + 2)
             found |= new
     ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(quotes), K)))
-    return {"q": q["q"], "kind": q["kind"], "mode": mode, "ndcg": dcg / ideal, "recall": len(found) / len(quotes),
-            "mrr": 1.0 / first if first else 0.0}
+    return {"ndcg": dcg / ideal, "recall": len(found) / len(quotes), "mrr": 1.0 / first if first else 0.0}
 
 
 def evaluate(index: SearchIndex, queries: list[dict], modes=MODES, fusion: str = "rrf", alpha: float = 0.5,

@@ -66,6 +66,11 @@ def _zipf(word: str) -> float:
     return zipf_frequency(word, "sv") if word in _lexicon() else 0.0
 
 
+def zipf(word: str) -> float:
+    """How common ``word`` is in Swedish (wordfreq's Zipf scale; 0 for a word its list lacks)."""
+    return _zipf(word)
+
+
 def _part_score(part: str) -> float:
     """Frequency of a compound part; a part may drop a final -e ('arbets' from 'arbete')."""
     if part in STOPWORDS:

@@ -8,9 +8,9 @@ heading being the last one inside the passage before the window, else the headin
 section the passage starts in. The semantic signal scores a passage by the best of its own
 vector and its windows' (:meth:`rapportsok.search.index.CorpusIndex.similarities`).
 
-A passage of at most ``MIN_SENTENCES`` (6) sentences gets no window: with up to ``SIZE``
-its only window would be the passage itself, and windows of passages of 4–6 sentences added
-nothing on the evaluation's dev queries (README, "Sentence windows"). Windows are stored in the table ``chunk_windows`` with their character
+A passage of at most ``MIN_SENTENCES`` (3) sentences gets no window: its windows would nearly
+repeat the passage (README, "Sentence windows" and "Session 14" for the choice of two-sentence
+windows at every sentence). Windows are stored in the table ``chunk_windows`` with their character
 offsets in the passage text (``chunks.text[char_start:char_end]``), so a hit can point at
 the sentences that matched. ``RAPPORTSOK_WINDOWS=0`` (or ``rapportsok build --no-windows``)
 builds without them; the same variable makes the search ignore a database's windows.
@@ -24,11 +24,13 @@ from dataclasses import dataclass
 
 from .chunking import normalise, sentences
 
-SIZE = int(os.environ.get("RAPPORTSOK_WINDOW_SIZE", "3"))       # sentences per window
-STRIDE = int(os.environ.get("RAPPORTSOK_WINDOW_STRIDE", "2"))   # sentences between window starts
-# a passage gets windows only when it has more than this many sentences (and more than SIZE):
-# 6 keeps the evaluation's gain with 5 % fewer windows than 3 (README, "Sentence windows")
-MIN_SENTENCES = int(os.environ.get("RAPPORTSOK_WINDOW_MIN_SENTENCES", "6"))
+# Two sentences, starting at every sentence, for every passage of more than three sentences:
+# chosen on dev together with the symmetric reading of the query (search/signals/semantic.py),
+# README, issue 13, session 14. Before: three sentences every two, passages of more than six.
+SIZE = int(os.environ.get("RAPPORTSOK_WINDOW_SIZE", "2"))       # sentences per window
+STRIDE = int(os.environ.get("RAPPORTSOK_WINDOW_STRIDE", "1"))   # sentences between window starts
+# a passage gets windows only when it has more than this many sentences (and more than SIZE)
+MIN_SENTENCES = int(os.environ.get("RAPPORTSOK_WINDOW_MIN_SENTENCES", "3"))
 
 
 def enabled() -> bool:

@@ -292,3 +292,27 @@ def test_reader_opens_at_the_page_asked_for(sized, pdf_server, pdf_build, sida):
     first = page.locator("#sida-1").bounding_box()
     assert first["y"] + first["height"] < 0, "the page scrolled past the beginning of the report"
     assert not refused, refused
+
+
+def test_a_look_alike_of_a_real_word_is_shown_as_not_counted(sized, server):
+    """Issue 13, session 14: "krig" is a Swedish word the reports lack. The page says so, shows
+    that its look-alike "kring" only orders the passages, and counts the passages with the
+    question's own words (47, as for "socialtjänsten"; before: 5, those with "kring")."""
+    page = sized
+    page.goto(server + "/sok?q=socialtj%C3%A4nsten+och+krig")
+    page.screenshot(path=str(ARTIFACTS / f"liknande-ord-{page.size_name}.png"), full_page=True)
+    width = page.viewport_size["width"]
+    added = page.locator("p.added")
+    assert added.is_visible() and "krig → kring (liknande ord: påverkar ordningen, räknas inte)" in " ".join(added.inner_text().split())
+    absent = page.locator("p", has_text="Rapporterna innehåller inte")
+    assert absent.is_visible() and "krig" in absent.inner_text()
+    summary = page.locator("p", has_text="textavsnitt innehåller orden").first
+    assert summary.locator("strong").first.inner_text() == "47"
+    assert "påverkar ordningen, räknas inte)." in added.inner_text()     # no stray space before the full stop
+    for el in (added, absent):
+        box = el.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1 and box["height"] >= 16
+    assert not _overlaps(added.bounding_box(), absent.bounding_box())
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.goto(server + "/sok?q=sjukfr%C3%A5nvarro")                       # a misspelling: still corrected
+    assert page.locator("p.added").inner_text().startswith("Sökte också på: sjukfrånvarro som sjukfrånvaro. ")

@@ -37,6 +37,7 @@ from .signals.keyword import KeywordSignal, Understood
 from .signals import proximity, table_rows
 from .signals.table_rows import TableRowSignal
 from .signals.proximity import ProximitySignal
+from .signals import semantic as semantic_mod
 from .signals.semantic import SemanticSignal
 
 # Calibrated on the evaluation set (README, "Honest nothing relevant"): a meaning-only hit
@@ -44,6 +45,21 @@ from .signals.semantic import SemanticSignal
 # threshold is per model; for another model run ``python -m rapportsok.evaluation --calibrate``
 # and set RAPPORTSOK_SIMILARITY_MIN (without it, that model's meaning-only hits are not cut).
 SIMILARITY_MIN = {"intfloat/multilingual-e5-small": 0.86}
+
+
+def vouch_by_words(sem) -> None:
+    """The question's words occur in the reports: admit its meaning-only hits relative to its best
+    passage even when that stays below the threshold (absent topics have no such words)."""
+    ev = sem.evidence
+    threshold, best = ev.get("threshold"), ev.get("best")
+    if threshold is None or best is None or best >= threshold or semantic_mod.RELATIVE_MARGIN <= 0:
+        return
+    floor = best - semantic_mod.RELATIVE_MARGIN
+    ev["floor"], ev["vouched_by_words"] = floor, True
+    own = ev.get("own_items") or sem.items   # the query vector's own ranking (also under the symmetric order)
+    ev["admitted"] = {cid for cid, s in own if s >= floor}
+    present = {cid for cid, _ in sem.items}
+    sem.items = sem.items + [(cid, s) for cid, s in own if cid in ev["admitted"] and cid not in present]
 
 
 def similarity_min(contract) -> float | None:
@@ -57,6 +73,11 @@ ANY_WORD = os.environ.get("RAPPORTSOK_ANY_WORD", "1") != "0"
 # hybrid: at most this many passages of one report among the first DIVERSITY_WINDOW before the
 # next report's (0 = off; README, issue 13)
 PER_REPORT = int(os.environ.get("RAPPORTSOK_PER_REPORT", "0"))
+# The similarity threshold decides whether the reports speak of what the question asks about; a
+# question whose own words occur in the reports ("IOP", "institutionsplacering") passes that test
+# by them, and its meaning-only hits are admitted as when its best passage reaches the threshold:
+# within RELATIVE_MARGIN of the best (README, issue 13, session 14). "semantic": in that mode only.
+WORDS_VOUCH = os.environ.get("RAPPORTSOK_WORDS_VOUCH", "all")
 DIVERSITY_WINDOW = int(os.environ.get("RAPPORTSOK_DIVERSITY_WINDOW", "20"))
 
 
@@ -159,11 +180,15 @@ class SearchIndex(CorpusIndex):
             timings[key] = r.ms
             if "embed_ms" in r.evidence:
                 timings["query_embedding_ms"] = r.evidence["embed_ms"]
+        word_pos = counting.matching_positions(self, req)
+        sem = next((r for r in rankings if r.name == "semantic"), None)
+        if sem is not None and WORDS_VOUCH in ("all", req.mode) and len(word_pos) and understood is not None \
+                and understood.coverage >= 1.0 and not understood.unknown:
+            vouch_by_words(sem)
         t = time.perf_counter()
         ranked = fusion_mod.fuse(rankings, method, alpha)
         timings["fusion_ms"] = (time.perf_counter() - t) * 1000
         # what the result contains: word matches (counted once) + meaning-only hits above the threshold
-        word_pos = counting.matching_positions(self, req)
         in_words = np.zeros(len(self.chunk_ids), dtype=bool)
         in_words[word_pos] = True
         # whether each ranked passage contains the words, looked up once for the whole list
@@ -177,7 +202,9 @@ class SearchIndex(CorpusIndex):
             any_word = next((r for r in rankings if r.name == "any_word"), None)
             if any_word is not None:
                 # some of the words *and* among the semantic signal's best: related, not filler
-                admitted |= {cid for cid, _ in any_word.items} & {cid for cid, _ in sem.items}
+                # (the query vector's own best, also when the symmetric reading orders them)
+                admitted |= {cid for cid, _ in any_word.items} & set(sem.evidence.get("candidates") or
+                                                                        (cid for cid, _ in sem.items))
             if req.mode == "semantic":
                 ranked = [(cid, s) for cid, s in ranked if cid in admitted]
             else:
@@ -214,7 +241,8 @@ class SearchIndex(CorpusIndex):
                          "ignored": list(u.unknown) if u else [], "expansions": list(u.expansions) if u else [],
                          "suggestions": dict(u.suggestions) if u else {}, "dropped": list(u.dropped) if u else [],
                          "similarity_min": sem.evidence.get("threshold") if sem else None,
-                         "similarity_admitted_from": sem.evidence.get("floor") if sem else None},
+                         "similarity_admitted_from": sem.evidence.get("floor") if sem else None,
+                         "admitted_by_words": bool(sem.evidence.get("vouched_by_words")) if sem else False},
             total_words=int(len(word_pos)), total_similar=len(similar), shown=len(collapsed), understood=u,
             folded=sum(len(d) for _, _, d in collapsed),
             best_similarity=sem.evidence.get("best") if sem else None, threshold=sem.evidence.get("threshold") if sem else None)

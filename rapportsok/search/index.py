@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..embeddings import Embedder, ModelContract, embedder_for_contract, from_blob
+from .. import prefix_offset
 from ..errors import RapportsokError, SearchError
 from ..query import SearchRequest
 from . import ann as ann_module
@@ -29,6 +30,24 @@ INT8_ABOVE = 250_000   # "auto" keeps float32 vectors up to this many passages, 
 BLOCK = 65_536         # rows per block when scoring int8 vectors
 # sentence-window vectors (table chunk_windows) join their passage's score; RAPPORTSOK_WINDOWS=0 ignores them
 WINDOWS = os.environ.get("RAPPORTSOK_WINDOWS", "1") != "0"
+# OpenBLAS threads per search process (threadpoolctl). A search's matrix products are small (the
+# exact scan of a small corpus, HNSW candidates); above a size OpenBLAS splits them over both
+# cores and its threads then busy-wait, which doubled the CPU of a search (12.6 → 24.6 ms, same
+# wall time) once the windows grew to 1 726 vectors – and a server runs a process per core anyway.
+# The int8 scan of a large corpus splits its own blocks over both cores (``_pool``). README, session 14.
+BLAS_THREADS = int(os.environ.get("RAPPORTSOK_BLAS_THREADS", "1"))
+_BLAS_LIMITED = False
+
+
+def limit_blas_threads() -> None:
+    """Once per process: at most ``BLAS_THREADS`` OpenBLAS threads (0 = leave as is)."""
+    global _BLAS_LIMITED
+    if _BLAS_LIMITED or BLAS_THREADS <= 0:
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=BLAS_THREADS, user_api="blas")
+    _BLAS_LIMITED = True
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
@@ -82,6 +101,7 @@ class CorpusIndex:
         self.db_path = Path(db_path)
         if not self.db_path.exists():
             raise RapportsokError(f"{self.db_path}: database not found; run 'rapportsok build' first")
+        limit_blas_threads()
         self._local = threading.local()
         self._lock = threading.Lock()
         self.build_id: str | None = None
@@ -108,8 +128,10 @@ class CorpusIndex:
         self._win_start = np.zeros(n + 1, dtype=np.int64)
         self._win_rows = np.zeros(0, dtype=np.int64)
         self.ann: AnnIndex | None = None             # the HNSW index beside the database, if it has one
+        self.prefix_offset: np.ndarray | None = None  # query → passage reading of the model (prefix_offset.py)
         if load_vectors and table_exists(conn, "embedding_model"):
             self.contract = ModelContract.from_json(conn.execute("select contract_json from embedding_model").fetchone()[0])
+            self.prefix_offset = prefix_offset.load(conn)
             record = _build_info(conn, "ann_index")
             if ann and record:
                 # vectors, vector_row and graph memory-mapped from the index file (refused if not this database's)
@@ -412,14 +434,22 @@ class CorpusIndex:
         for t in topics.load_topics():
             self.topic_vector(f"{t.label}. {t.definition}")
 
+    def passage_read_vector(self, q: str) -> np.ndarray:
+        """``q`` embedded as a passage (cached beside the query vectors)."""
+        return self._cached(("passage", q), lambda: self.embedder().embed_query_as_passage(q))
+
     def query_vector(self, q: str) -> np.ndarray:
+        return self._cached(q, lambda: self.embedder().embed_query(q))
+
+    def _cached(self, key, compute) -> np.ndarray:
+        """The last 512 query embeddings, by ``key``."""
         with self._lock:
-            if q in self._query_cache:
-                self._query_cache.move_to_end(q)
-                return self._query_cache[q]
-        vec = self.embedder().embed_query(q)
+            if key in self._query_cache:
+                self._query_cache.move_to_end(key)
+                return self._query_cache[key]
+        vec = compute()
         with self._lock:
-            self._query_cache[q] = vec
+            self._query_cache[key] = vec
             if len(self._query_cache) > 512:
                 self._query_cache.popitem(last=False)
         return vec

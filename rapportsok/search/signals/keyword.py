@@ -49,6 +49,17 @@ WINDOW = 3000                   # ranked passages kept per query (reachable: off
 PREFIX_MIN_LEN = 5
 CORRECT_MIN = 80               # spelling correction: the nearest term must have fuzz.ratio ≥ this
 SHORTER_STEMS = os.environ.get("RAPPORTSOK_SHORTER_STEMS", "0") != "0"   # README, issue 13
+# A real Swedish word the reports lack ("tycker", "räntan") is not a misspelling: it is corrected
+# only to an inflection of itself (the same first REAL_WORD_PREFIX letters: "investerade" →
+# investering). A look-alike ("räntan" → väntan) may still order the passages ("rank", the
+# default: shown as such, never required or counted), or is not searched at all ("drop"); "0" =
+# corrected like a misspelling, as before. Real = wordfreq Zipf ≥ REAL_WORD_ZIPF. README, issue 13.
+REAL_WORDS = os.environ.get("RAPPORTSOK_REAL_WORDS", "rank")
+REAL_WORD_ZIPF = 3.0
+REAL_WORD_PREFIX = 5
+# An unknown compound the reports lack as a whole ("hedersvåld", "samtalsstöd") is searched as its
+# parts next to each other (heders våld → "hedersrelaterat våld"), as the index splits compounds.
+SPLIT_UNKNOWN = os.environ.get("RAPPORTSOK_SPLIT_UNKNOWN", "0") != "0"  # README, issue 13 (session 14)
 ANY_WORD_CANDIDATES = 50        # hybrid: passages with some of the words, ranked by BM25
 ANY_WORD_WEIGHT = float(os.environ.get("RAPPORTSOK_ANY_WORD_WEIGHT", "1"))
 ANY_WORD_MAX_POSTINGS = 20_000  # "some of the words" scores at most about this many (term, passage) pairs
@@ -67,6 +78,7 @@ class Understood:
     any_expression: str = ""             # meaning-aware modes: passages with some of the words (ranking only)
     coverage: float = 1.0                # share of clauses the index knows (hybrid weight)
     corrections: dict = field(default_factory=dict)   # applied: word → indexed term
+    rank_only: dict = field(default_factory=dict)     # look-alikes of real words: only rank, not counted
     suggestions: dict = field(default_factory=dict)   # offered, not applied ("Menade du")
     expansions: list = field(default_factory=list)    # [{"topic", "label", "matched", "terms"}]
     unknown: list = field(default_factory=list)       # words no passage contains
@@ -180,6 +192,27 @@ class Vocabulary:
         return out
 
 
+def plausible_correction(word: str, stem: str, fixed: str) -> bool:
+    """Whether ``fixed`` may replace ``word``: always for a word no Swedish list knows (a
+    misspelling); for a real Swedish word only an inflection of it (the same first letters)."""
+    if swedish.zipf(word.lower()) < REAL_WORD_ZIPF:
+        return True
+    return len(os.path.commonprefix([stem, fixed])) >= REAL_WORD_PREFIX
+
+
+def known_parts(vocab: Vocabulary, word: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """An unknown compound's parts (as written, and their stems) when the index knows every part."""
+    w = word.lower()
+    spans = swedish.split_compound(w)
+    if len(spans) < 2:
+        return None
+    words = tuple(w[a:b] for a, b in spans)
+    stems = tuple(swedish.stem(x) for x in words)
+    if not all(st in vocab for st in stems):
+        return None
+    return words, stems
+
+
 def _stem_alt(vocab: Vocabulary, stems: tuple[str, ...]) -> str:
     if len(stems) == 1:
         return f"{STEMS} : (" + " OR ".join(_quote(f) for f in vocab.inflections(stems[0])) + ")"
@@ -276,12 +309,28 @@ def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = Tr
             return [], 0.0
         if adds:
             fixed = vocab.correct(s)
+            if fixed and REAL_WORDS != "0" and not plausible_correction(term.text, s, fixed):
+                if REAL_WORDS == "rank":
+                    # a look-alike of a real word: it may order the passages, it is not counted
+                    out.rank_only[term.text] = fixed
+                    out.expansions.append({"topic": None, "label": "liknande ord", "matched": term.text,
+                                           "terms": [fixed], "counted": False})
+                    return [_stem_alt(vocab, (fixed,))], 0.5
+                fixed = None
             if fixed:
                 out.corrections[term.text] = fixed
                 _mark_stems(marks, vocab, (fixed,))
                 return [_stem_alt(vocab, (fixed,))], 0.5
+            parts = known_parts(vocab, term.text) if SPLIT_UNKNOWN else None
+            if parts:
+                words, stems = parts
+                out.corrections[term.text] = " ".join(words)
+                _mark_stems(marks, vocab, stems)
+                return [_stem_alt(vocab, stems)], 0.5
         elif not meaning_aware:
             suggestion = vocab.correct(term.text)
+            if suggestion and REAL_WORDS != "0" and not plausible_correction(term.text, s, suggestion):
+                suggestion = None   # "Menade du: väntan?" for "räntan" helps nobody
             if suggestion:
                 out.suggestions[term.text] = suggestion
         return [], 0.0
@@ -315,7 +364,10 @@ def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = Tr
             continue
         part = "(" + " OR ".join(dict.fromkeys(alts)) + ")"
         out.clause_terms.append(frozenset(t for a in alts for t in TERM_RE.findall(a)))
-        if i in translated and english.MODE == "some":
+        looks_alike = bool(clause) and all(t.text in out.rank_only for t in clause)
+        if looks_alike:
+            out.unknown += [t.label() for t in clause]   # the reports lack it: say so, as for any unknown word
+        if (i in translated and english.MODE == "some") or looks_alike:
             some_only.append(part)
         else:
             parts.append(part)

@@ -33,6 +33,16 @@ RELATIVE_MARGIN = float(os.environ.get("RAPPORTSOK_RELATIVE_MARGIN", "0.06"))
 # Chosen on dev (README, issue 13); hybrid keeps the query as written (it already searches the
 # corrected words). 0 turns it off.
 CORRECTED_SHARE = float(os.environ.get("RAPPORTSOK_CORRECTED_SHARE", "0.5"))
+# Hybrid mode: the question is also read as a passage – as the passages and their sentence windows
+# are – and the meaning ranking orders the passages by normalise(query vector + SYMMETRIC_SHARE ×
+# that reading). "offset" (default): the reading is the query vector moved by the model's
+# query → passage offset, measured by the build (rapportsok/prefix_offset.py; no cost per search);
+# "embed": the question embedded again with the passage prefix (≈3 CPU ms per search, a little
+# better on dev, not on test); "0": off. What is admitted and counted stays decided by the query
+# vector's own similarity and calibrated threshold. Chosen on dev together with two-sentence
+# windows (README, issue 13, session 14).
+SYMMETRIC = os.environ.get("RAPPORTSOK_SYMMETRIC", "offset")
+SYMMETRIC_SHARE = float(os.environ.get("RAPPORTSOK_SYMMETRIC_SHARE", "1"))
 
 
 def expanded_query_vector(q: str, embed, embed_topic=None) -> np.ndarray:
@@ -76,6 +86,40 @@ def admission_floor(threshold: float | None, best: float | None) -> float | None
     return min(threshold, best - RELATIVE_MARGIN)
 
 
+def symmetric(index) -> bool:
+    """Whether the question is also read as a passage: switched on, for a model that reads queries
+    and passages differently (E5's prefixes) – with "offset", one whose database has the offset."""
+    c = index.contract
+    if SYMMETRIC not in ("offset", "embed") or SYMMETRIC_SHARE <= 0 or c is None or c.query_prefix == c.passage_prefix:
+        return False
+    return SYMMETRIC == "embed" or getattr(index, "prefix_offset", None) is not None
+
+
+def passage_reading(index, q: str, qv: np.ndarray) -> np.ndarray:
+    if SYMMETRIC == "embed":
+        return index.passage_read_vector(q)
+    p = qv + index.prefix_offset
+    return p / np.linalg.norm(p)
+
+
+def symmetric_order(index, q: str, qv: np.ndarray, k: int, within, items: list, admitted: set,
+                    evidence: dict) -> list[tuple[int, float]]:
+    """The ``k`` passages nearest to normalise(qv + SYMMETRIC_SHARE × ``q`` read as a passage), best
+    first, each with its similarity to ``qv``; then the rest of ``qv``'s own ``k`` best, so what the
+    search admits and counts is what ``qv`` alone admits, with the same similarities (tested)."""
+    t = time.perf_counter()
+    rv = qv + SYMMETRIC_SHARE * passage_reading(index, q, qv)
+    rv = (rv / np.linalg.norm(rv)).astype(np.float32)
+    evidence["embed_ms"] += (time.perf_counter() - t) * 1000
+    rows, _, _ = index.nearest(rv, k, within)
+    own = index.similarities(qv, rows) if len(rows) else np.zeros(0, dtype=np.float32)
+    ordered = [(int(index.chunk_ids[i]), float(s)) for i, s in zip(rows, own)]
+    seen = {c for c, _ in ordered}
+    ordered += [(c, s) for c, s in items if c not in seen]
+    evidence["symmetric"] = True
+    return ordered
+
+
 class SemanticSignal:
     name = "semantic"
 
@@ -112,12 +156,16 @@ class SemanticSignal:
         if n == 0:
             return Ranking(self.name, [], {"threshold": threshold, "best": None, "embed_ms": embed_ms,
                                            "admitted": set(), "query_vector": qv, "vectors": "exact"})
-        rows, sims, how = index.nearest(qv, k, None if n == len(mask) else mask)
+        within = None if n == len(mask) else mask
+        rows, sims, how = index.nearest(qv, k, within)
         items = [(int(index.chunk_ids[i]), float(s)) for i, s in zip(rows, sims)]
         best = items[0][1] if items else None
         # all top-k order the word matches in fusion; only these may enter as meaning-only hits
         floor = admission_floor(threshold, best)
         admitted = {cid for cid, s in items if floor is None or s >= floor}
-        return Ranking(self.name, items, {"threshold": threshold, "best": best, "embed_ms": embed_ms, "floor": floor,
-                                          "admitted": admitted, "query_vector": qv, "vectors": how},
-                       ms=(time.perf_counter() - t) * 1000)
+        evidence = {"threshold": threshold, "best": best, "embed_ms": embed_ms, "floor": floor,
+                    "admitted": admitted, "query_vector": qv, "vectors": how, "candidates": [c for c, _ in items],
+                    "own_items": items}
+        if req.mode == "hybrid" and items and symmetric(index):
+            items = symmetric_order(index, req.q, qv, k, within, items, admitted, evidence)
+        return Ranking(self.name, items, evidence, ms=(time.perf_counter() - t) * 1000)
