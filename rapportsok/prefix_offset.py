@@ -33,20 +33,23 @@ def sample(conn: sqlite3.Connection) -> list[str]:
     """Sentences of ``PASSAGES`` prose passages spread evenly over the corpus, in passage order."""
     from .build import display_text
 
-    n = conn.execute("select count(*) from chunks where kind = 'prose'").fetchone()[0]
-    step = max(1, n // PASSAGES)
+    ids = [r[0] for r in conn.execute("select id from chunks where kind = 'prose' order by id")]
+    picked = ids[::max(1, len(ids) // PASSAGES)]   # ids only: at 6M passages no text is read but these
     out: list[str] = []
-    rows = conn.execute("select text from (select text, row_number() over (order by id) as r from chunks "
-                        "where kind = 'prose') where (r - 1) % ? = 0", [step])
-    for (text,) in rows:
-        t = display_text(text)
-        for a, b in sentences(t, 0):
-            s = t[a:b]
-            if MIN_WORDS <= len(s.split()) <= MAX_WORDS:
+    for start in range(0, len(picked), 500):
+        part = picked[start: start + 500]
+        texts = dict(conn.execute(f"select id, text from chunks where id in ({','.join('?' * len(part))})", part))
+        for cid in part:
+            for s in _sentences(texts[cid], display_text):
                 out.append(s)
                 if len(out) >= SAMPLE:
                     return out
     return out
+
+
+def _sentences(text: str, display_text) -> list[str]:
+    t = display_text(text)
+    return [t[a:b] for a, b in sentences(t, 0) if MIN_WORDS <= len(t[a:b].split()) <= MAX_WORDS]
 
 
 def measure(embedder, texts: list[str]) -> np.ndarray:

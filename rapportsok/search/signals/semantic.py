@@ -37,8 +37,8 @@ CORRECTED_SHARE = float(os.environ.get("RAPPORTSOK_CORRECTED_SHARE", "0.5"))
 # are – and the meaning ranking orders the passages by normalise(query vector + SYMMETRIC_SHARE ×
 # that reading). "offset" (default): the reading is the query vector moved by the model's
 # query → passage offset, measured by the build (rapportsok/prefix_offset.py; no cost per search);
-# "embed": the question embedded again with the passage prefix (≈3 CPU ms per search, a little
-# better on dev, not on test); "0": off. What is admitted and counted stays decided by the query
+# "embed": the question embedded again with the passage prefix (the same ranking within 0.001 on
+# dev and test, ≈3 CPU ms more per search); "0": off. What is admitted and counted stays decided by the query
 # vector's own similarity and calibrated threshold. Chosen on dev together with two-sentence
 # windows (README, issue 13, session 14).
 SYMMETRIC = os.environ.get("RAPPORTSOK_SYMMETRIC", "offset")
@@ -102,7 +102,7 @@ def passage_reading(index, q: str, qv: np.ndarray) -> np.ndarray:
     return p / np.linalg.norm(p)
 
 
-def symmetric_order(index, q: str, qv: np.ndarray, k: int, within, items: list, admitted: set,
+def symmetric_order(index, q: str, qv: np.ndarray, k: int, within, items: list,
                     evidence: dict) -> list[tuple[int, float]]:
     """The ``k`` passages nearest to normalise(qv + SYMMETRIC_SHARE × ``q`` read as a passage), best
     first, each with its similarity to ``qv``; then the rest of ``qv``'s own ``k`` best, so what the
@@ -167,5 +167,5 @@ class SemanticSignal:
                     "admitted": admitted, "query_vector": qv, "vectors": how, "candidates": [c for c, _ in items],
                     "own_items": items}
         if req.mode == "hybrid" and items and symmetric(index):
-            items = symmetric_order(index, req.q, qv, k, within, items, admitted, evidence)
+            items = symmetric_order(index, req.q, qv, k, within, items, evidence)
         return Ranking(self.name, items, evidence, ms=(time.perf_counter() - t) * 1000)
