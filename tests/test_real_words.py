@@ -100,3 +100,11 @@ def test_unknown_compounds_split_behind_their_switch(fresh, monkeypatch):
     hits = _search(index, "hedersvåld").hits
     texts = [index.conn().execute("select text from chunks where id = ?", [h["chunk_id"]]).fetchone()[0] for h in hits]
     assert any("hedersrelaterat våld" in t for t in texts)
+
+
+def test_a_one_word_question_shows_no_look_alike_it_does_not_use(fresh):
+    """Alone, "tycker" has no "some of the words" ranking for its look-alike to order: the page
+    says only that the reports lack the word."""
+    u = fresh.understand("tycker")
+    assert u.unknown == ["tycker"] and not u.expression and not u.any_expression
+    assert not [e for e in u.expansions if e["label"] == "liknande ord"]

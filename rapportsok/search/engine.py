@@ -74,7 +74,7 @@ ANY_WORD = os.environ.get("RAPPORTSOK_ANY_WORD", "1") != "0"
 # next report's (0 = off; README, issue 13)
 PER_REPORT = int(os.environ.get("RAPPORTSOK_PER_REPORT", "0"))
 # The similarity threshold decides whether the reports speak of what the question asks about; a
-# question whose own words occur in the reports ("IOP", "institutionsplacering") passes that test
+# question whose own words occur in the reports ("CRA", "institutionsplacering") passes that test
 # by them, and its meaning-only hits are admitted as when its best passage reaches the threshold:
 # within RELATIVE_MARGIN of the best (README, issue 13, session 14). "semantic": in that mode only.
 WORDS_VOUCH = os.environ.get("RAPPORTSOK_WORDS_VOUCH", "all")

@@ -384,6 +384,9 @@ def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = Tr
         out.any_expression = " OR ".join(parts + some_only)
         if negative:
             out.any_expression = f"({out.any_expression}) NOT (" + " OR ".join(negative) + ")"
+    if out.rank_only and not out.any_expression:
+        # a look-alike orders nothing without "some of the words" (a one-word question): not shown
+        out.expansions = [e for e in out.expansions if e.get("label") != "liknande ord"]
     return out
 
 
