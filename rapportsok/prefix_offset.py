@@ -31,8 +31,6 @@ MIN_WORDS, MAX_WORDS = 3, 30
 
 def sample(conn: sqlite3.Connection) -> list[str]:
     """Sentences of ``PASSAGES`` prose passages spread evenly over the corpus, in passage order."""
-    from .build import display_text
-
     ids = [r[0] for r in conn.execute("select id from chunks where kind = 'prose' order by id")]
     picked = ids[::max(1, len(ids) // PASSAGES)]   # ids only: at 6M passages no text is read but these
     out: list[str] = []
@@ -40,14 +38,16 @@ def sample(conn: sqlite3.Connection) -> list[str]:
         part = picked[start: start + 500]
         texts = dict(conn.execute(f"select id, text from chunks where id in ({','.join('?' * len(part))})", part))
         for cid in part:
-            for s in _sentences(texts[cid], display_text):
+            for s in _sentences(texts[cid]):
                 out.append(s)
                 if len(out) >= SAMPLE:
                     return out
     return out
 
 
-def _sentences(text: str, display_text) -> list[str]:
+def _sentences(text: str) -> list[str]:
+    from .build import display_text   # build imports this module
+
     t = display_text(text)
     return [t[a:b] for a, b in sentences(t, 0) if MIN_WORDS <= len(t[a:b].split()) <= MAX_WORDS]
 
@@ -55,7 +55,7 @@ def _sentences(text: str, display_text) -> list[str]:
 def measure(embedder, texts: list[str]) -> np.ndarray:
     """Mean of (text read as a passage − text read as a query), both by the query runtime."""
     q = embedder.embed_queries(texts)
-    p = np.vstack([embedder.embed_queries_as_passages(texts[i: i + 64]) for i in range(0, len(texts), 64)])
+    p = embedder.embed_queries_as_passages(texts)
     return (p - q).mean(axis=0).astype(np.float32)
 
 

@@ -56,7 +56,7 @@ def vouch_by_words(sem) -> None:
         return
     floor = best - semantic_mod.RELATIVE_MARGIN
     ev["floor"], ev["vouched_by_words"] = floor, True
-    own = ev.get("own_items") or sem.items   # the query vector's own ranking (also under the symmetric order)
+    own = ev.get("own_items", sem.items)   # the query vector's own ranking (also under the symmetric order)
     ev["admitted"] = {cid for cid, s in own if s >= floor}
     present = {cid for cid, _ in sem.items}
     sem.items = sem.items + [(cid, s) for cid, s in own if cid in ev["admitted"] and cid not in present]
@@ -194,7 +194,6 @@ class SearchIndex(CorpusIndex):
         # whether each ranked passage contains the words, looked up once for the whole list
         ranked_ids = np.fromiter((cid for cid, _ in ranked), dtype=np.int64, count=len(ranked))
         contains = dict(zip(ranked_ids.tolist(), in_words[np.searchsorted(self.chunk_ids, ranked_ids)].tolist()))
-        sem = next((r for r in rankings if r.name == "semantic"), None)
         if sem is not None:
             # a passage enters the result if it contains the words (not in semantic mode) or
             # is similar enough in meaning; the semantic ranking still orders the word matches
@@ -203,8 +202,8 @@ class SearchIndex(CorpusIndex):
             if any_word is not None:
                 # some of the words *and* among the semantic signal's best: related, not filler
                 # (the query vector's own best, also when the symmetric reading orders them)
-                admitted |= {cid for cid, _ in any_word.items} & set(sem.evidence.get("candidates") or
-                                                                        (cid for cid, _ in sem.items))
+                own = {cid for cid, _ in sem.evidence.get("own_items", sem.items)}
+                admitted |= {cid for cid, _ in any_word.items} & own
             if req.mode == "semantic":
                 ranked = [(cid, s) for cid, s in ranked if cid in admitted]
             else:

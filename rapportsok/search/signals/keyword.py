@@ -192,12 +192,12 @@ class Vocabulary:
         return out
 
 
-def plausible_correction(word: str, stem: str, fixed: str) -> bool:
-    """Whether ``fixed`` may replace ``word``: always for a word no Swedish list knows (a
-    misspelling); for a real Swedish word only an inflection of it (the same first letters)."""
-    if swedish.zipf(word.lower()) < REAL_WORD_ZIPF:
-        return True
-    return len(os.path.commonprefix([stem, fixed])) >= REAL_WORD_PREFIX
+def look_alike(word: str, stem: str, fixed: str) -> bool:
+    """Whether ``fixed`` would replace a real Swedish ``word`` by a look-alike, not an inflection of it
+    (never with ``REAL_WORDS`` "0"; a word no Swedish list knows is a misspelling, always corrected)."""
+    if REAL_WORDS == "0" or swedish.zipf(word.lower()) < REAL_WORD_ZIPF:
+        return False
+    return len(os.path.commonprefix([stem, fixed])) < REAL_WORD_PREFIX
 
 
 def known_parts(vocab: Vocabulary, word: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
@@ -309,12 +309,10 @@ def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = Tr
             return [], 0.0
         if adds:
             fixed = vocab.correct(s)
-            if fixed and REAL_WORDS != "0" and not plausible_correction(term.text, s, fixed):
+            if fixed and look_alike(term.text, s, fixed):
                 if REAL_WORDS == "rank":
                     # a look-alike of a real word: it may order the passages, it is not counted
                     out.rank_only[term.text] = fixed
-                    out.expansions.append({"topic": None, "label": "liknande ord", "matched": term.text,
-                                           "terms": [fixed], "counted": False})
                     return [_stem_alt(vocab, (fixed,))], 0.5
                 fixed = None
             if fixed:
@@ -329,7 +327,7 @@ def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = Tr
                 return [_stem_alt(vocab, stems)], 0.5
         elif not meaning_aware:
             suggestion = vocab.correct(term.text)
-            if suggestion and REAL_WORDS != "0" and not plausible_correction(term.text, s, suggestion):
+            if suggestion and look_alike(term.text, s, suggestion):
                 suggestion = None   # "Menade du: väntan?" for "räntan" helps nobody
             if suggestion:
                 out.suggestions[term.text] = suggestion
@@ -384,9 +382,10 @@ def understand(vocab: Vocabulary, q: str, meaning_aware: bool, expand: bool = Tr
         out.any_expression = " OR ".join(parts + some_only)
         if negative:
             out.any_expression = f"({out.any_expression}) NOT (" + " OR ".join(negative) + ")"
-    if out.rank_only and not out.any_expression:
-        # a look-alike orders nothing without "some of the words" (a one-word question): not shown
-        out.expansions = [e for e in out.expansions if e.get("label") != "liknande ord"]
+    if out.any_expression:
+        # shown as ranking only; without "some of the words" (a one-word question) it orders nothing
+        out.expansions += [{"topic": None, "label": "liknande ord", "matched": word, "terms": [fixed], "counted": False}
+                           for word, fixed in out.rank_only.items()]
     return out
 
 

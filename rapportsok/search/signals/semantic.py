@@ -164,8 +164,8 @@ class SemanticSignal:
         floor = admission_floor(threshold, best)
         admitted = {cid for cid, s in items if floor is None or s >= floor}
         evidence = {"threshold": threshold, "best": best, "embed_ms": embed_ms, "floor": floor,
-                    "admitted": admitted, "query_vector": qv, "vectors": how, "candidates": [c for c, _ in items],
-                    "own_items": items}
+                    "admitted": admitted, "query_vector": qv, "vectors": how,
+                    "own_items": items}   # the query vector's own ranking: admission, also under the symmetric order
         if req.mode == "hybrid" and items and symmetric(index):
             items = symmetric_order(index, req.q, qv, k, within, items, evidence)
         return Ranking(self.name, items, evidence, ms=(time.perf_counter() - t) * 1000)
