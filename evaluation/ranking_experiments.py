@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 import numpy as np
 
@@ -393,6 +395,147 @@ VARIANTS.update({
     "promote semantic 3 6": promote((3, 6)), "promote semantic 3 6 9": promote((3, 6, 9)),
     "promote semantic 5 8": promote((5, 8)), "promote semantic 1": promote((1,)),
 })
+
+
+# -- session 15 ----------------------------------------------------------------------------------
+
+def any_word_when_no_match(f: float):
+    """The "some of the words" ranking's weight × f only when no passage has all the words (the
+    paraphrase case, where it ranks passages by whichever single word they share)."""
+    orig = engine.SearchIndex.rankings
+
+    def rankings(self, req, mask, semantic_weight=None):
+        out = orig(self, req, mask, semantic_weight)
+        kw = next((r for r in out if r.name == "keyword"), None)
+        for r in out:
+            if r.name == "any_word" and kw is not None and not kw.items:
+                r.weight *= f
+        return out
+    return lambda index: patched(engine.SearchIndex, "rankings", rankings)
+
+
+def coverage_order(idf: str = "log1p"):
+    """The "some of the words" ranking re-ordered by the share of the query's clauses a passage
+    has, each clause weighted by its IDF (``log1p``: log(1 + N/df), ``squared``: that squared,
+    ``uniform``: 1), ties in BM25 order; the same passages, so admission is unchanged."""
+    orig = engine.SearchIndex.rankings
+
+    def rankings(self, req, mask, semantic_weight=None):
+        out = orig(self, req, mask, semantic_weight)
+        aw = next((r for r in out if r.name == "any_word"), None)
+        clauses = [c for c in self.keyword.understand(req).clause_terms if c] if aw is not None else []
+        if not clauses or not aw.items:
+            return out
+        ids = [cid for cid, _ in aw.items]
+        terms = {cid: set((t or "").split()) for cid, t in self.conn().execute(
+            f"select id, search_terms from chunk_terms where id in ({','.join('?' * len(ids))})", ids)}
+        n, vocab = len(self.chunk_ids), self.keyword.vocab.vocab
+        w = [math.log(1 + n / max(1, max(vocab.get(t, 1) for t in c))) for c in clauses]
+        w = {"log1p": w, "squared": [x * x for x in w], "uniform": [1.0] * len(w)}[idf]
+        share = {cid: sum(x for c, x in zip(clauses, w) if c & terms.get(cid, set())) / sum(w) for cid in ids}
+        aw.items = [it for _, _, it in sorted((-share[it[0]], i, it) for i, it in enumerate(aw.items))]
+        return out
+    return lambda index: patched(engine.SearchIndex, "rankings", rankings)
+
+
+def thesaurus(mode: str, weight: float, path: str = "/usr/share/mythes/th_sv_SE_v2.dat"):
+    """Swedish synonyms (LibreOffice's thesaurus, Debian package mythes-sv) as one more ranking:
+    BM25 over the query's words OR their one-word synonyms that the reports contain (stems);
+    ``add``: beside "some of the words", ``replace``: instead of it in the ordering (admission
+    still by its own items)."""
+    orig = engine.SearchIndex.rankings
+    table: dict[str, set[str]] = {}
+
+    def load(vocab):
+        lines = Path(path).read_text(encoding="latin-1").splitlines()[1:]
+        i = 0
+        while i < len(lines):
+            head, count = lines[i].rsplit("|", 1)
+            for line in lines[i + 1: i + 1 + int(count)]:
+                for syn in line.split("|")[1:]:
+                    syn = syn.strip().lower()
+                    if syn and " " not in syn and " " not in head:
+                        st, hk = swedish.stem(syn), swedish.stem(head.lower())
+                        if st in vocab and st != hk:
+                            table.setdefault(hk, set()).add(st)
+            i += 1 + int(count)
+
+    def rankings(self, req, mask, semantic_weight=None):
+        out = orig(self, req, mask, semantic_weight)
+        if req.mode != "hybrid":
+            return out
+        if not table:
+            load(self.keyword.vocab.vocab)
+        groups = [sorted(table[s]) for s in (swedish.stem(t.text.lower()) for t in parse(req.q).words()
+                                             if t.kind == "word" and t.text.lower() not in swedish.STOPWORDS) if s in table]
+        if not groups:
+            return out
+        extra = " OR ".join("({search_terms section} : (" + " OR ".join(f'"{x}"' for x in g) + "))" for g in groups)
+        base = self.keyword.understand(req).any_expression
+        pos, scores = self.keyword.matches(req, None, any_word=True, expression=f"{base} OR {extra}" if base else extra, limit=50)
+        aw = next((r for r in out if r.name == "any_word"), None)
+        out.append(Ranking("synonyms", [(int(self.chunk_ids[p]), float(s)) for p, s in zip(pos, scores)],
+                           weight=weight * (aw.weight if aw is not None and mode == "replace" else 1.0)))
+        if mode == "replace" and aw is not None:
+            aw.weight = 0.0
+        return out
+    return lambda index: patched(engine.SearchIndex, "rankings", rankings)
+
+
+def window_count(tau: float, beta: float):
+    """A passage's similarity + beta · tau · log Σ exp((s_window − s_best) / tau): passages with
+    several windows close to their best one gain (a soft count instead of the best alone)."""
+    from rapportsok.search import index as index_mod
+    orig = index_mod.CorpusIndex.similarities
+
+    def similarities(self, qv, rows=None):
+        out = orig(self, qv, rows)
+        if rows is not None or not len(self._win_rows):
+            return out
+        n = len(self.chunk_ids)
+        win = self._dot(qv, slice(None))[n:]
+        starts = self._win_start[self._win_rows]
+        best = np.repeat(np.maximum.reduceat(win, starts), np.diff(np.append(starts, len(win))))
+        out = out.copy()
+        out[self._win_rows] += beta * tau * np.log(np.add.reduceat(np.exp((win - best) / tau), starts))
+        return out
+    return lambda index: patched(index_mod.CorpusIndex, "similarities", similarities)
+
+
+VARIANTS.update({
+    "any word when no match × 0.5": any_word_when_no_match(0.5), "any word when no match × 0.25": any_word_when_no_match(0.25),
+    "any word when no match × 0": any_word_when_no_match(0.0),
+    "coverage order": coverage_order(), "coverage order squared": coverage_order("squared"),
+    "coverage order uniform": coverage_order("uniform"),
+    "thesaurus add 0.5": thesaurus("add", 0.5), "thesaurus add 1": thesaurus("add", 1.0),
+    "thesaurus replace": thesaurus("replace", 1.0),
+    "window count 0.01": window_count(0.01, 1.0), "window count 0.02": window_count(0.02, 1.0),
+    "window count 0.03 half": window_count(0.03, 0.5),
+})
+
+
+def extra_windows(db: str):
+    """A passage's similarity is also the best of the windows of a second database (one built with
+    ``RAPPORTSOK_WINDOW_SIZE=1 RAPPORTSOK_DB=<db> rapportsok build``: single sentences beside today's
+    two-sentence windows); its passages must be this database's (the same corpus)."""
+    import sqlite3
+
+    from rapportsok.search import index as index_mod
+    orig = index_mod.CorpusIndex.similarities
+    rows = sqlite3.connect(db).execute("select chunk_id, vector from chunk_windows order by chunk_id, id").fetchall()
+    vectors = np.frombuffer(b"".join(v for _, v in rows), dtype="<f4").reshape(len(rows), -1)
+    owners = np.array([cid for cid, _ in rows], dtype=np.int64)
+
+    def similarities(self, qv, rows_=None):
+        out = orig(self, qv, rows_)
+        best = np.full(len(self.chunk_ids), -1.0, dtype=np.float32)
+        np.maximum.at(best, np.searchsorted(self.chunk_ids, owners), vectors @ qv.astype(np.float32))
+        return np.maximum(out, best if rows_ is None else best[np.asarray(rows_)])
+    return lambda index: patched(index_mod.CorpusIndex, "similarities", similarities)
+
+
+if os.environ.get("RAPPORTSOK_EXTRA_WINDOWS_DB"):
+    VARIANTS["extra windows"] = extra_windows(os.environ["RAPPORTSOK_EXTRA_WINDOWS_DB"])
 
 
 def main() -> None:
