@@ -514,6 +514,36 @@ VARIANTS.update({
 })
 
 
+def heading_ranking(column: str, weight: float, k: int = 50):
+    """One more RRF ranking: the passages by their heading (``heading``) or section path
+    (``section``) alone, embedded as passages, against the query vector."""
+    orig = engine.SearchIndex.rankings
+    cache: dict[str, np.ndarray] = {}
+
+    def rankings(self, req, mask, semantic_weight=None):
+        out = orig(self, req, mask, semantic_weight)
+        sem = next((r for r in out if r.name == "semantic"), None)
+        if req.mode != "hybrid" or sem is None:
+            return out
+        if column not in cache:
+            rows = dict(self.conn().execute(f"select id, coalesce({column}, '') from chunks"))
+            texts = [rows.get(int(c), "") for c in self.chunk_ids]
+            unique = sorted(set(texts))
+            vectors = np.asarray(self.embedder().embed_passages(unique))
+            at = {t: i for i, t in enumerate(unique)}
+            cache[column] = vectors[[at[t] for t in texts]]
+        s = np.where(mask, cache[column] @ sem.evidence["query_vector"], -np.inf)
+        top = np.argsort(-s, kind="stable")[:k]
+        out.append(Ranking("heading", [(int(self.chunk_ids[i]), float(s[i])) for i in top], weight=weight))
+        return out
+    return lambda index: patched(engine.SearchIndex, "rankings", rankings)
+
+
+VARIANTS.update({"section path ranking 0.3": heading_ranking("section", 0.3),
+                 "section path ranking 0.5": heading_ranking("section", 0.5),
+                 "heading ranking 0.5": heading_ranking("heading", 0.5)})
+
+
 def extra_windows(db: str):
     """A passage's similarity is also the best of the windows of a second database (one built with
     ``RAPPORTSOK_WINDOW_SIZE=1 RAPPORTSOK_DB=<db> rapportsok build``: single sentences beside today's
