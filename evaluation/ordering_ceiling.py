@@ -26,7 +26,7 @@ def best_order(places: list[list[str]], quotes: list[str]) -> list[list[str]]:
     """The places that cover quotes, greedily: each time the place covering most quotes not yet
     covered (the ideal order for the evaluation's gain, which counts each quote once)."""
     norm = [ev._norm(q) for q in quotes]
-    cover = [{j for j, q in enumerate(norm) for text in place if q in text} for place in places]
+    cover = [ev.covered(place, norm) for place in places]
     found: set[int] = set()
     order: list[int] = []
     rest = list(range(len(places)))
@@ -42,7 +42,7 @@ def best_order(places: list[list[str]], quotes: list[str]) -> list[list[str]]:
 
 def recall_at(places: list[list[str]], quotes: list[str], depth: int) -> float:
     norm = [ev._norm(q) for q in quotes]
-    found = {j for place in places[:depth] for j, q in enumerate(norm) for text in place if q in text}
+    found = set().union(*(ev.covered(place, norm) for place in places[:depth]))
     return len(found) / len(norm)
 
 

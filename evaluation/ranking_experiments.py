@@ -25,7 +25,7 @@ import numpy as np
 from rapportsok import evaluation as ev, paths, swedish, topics
 from rapportsok.query import SearchRequest
 from rapportsok.search import SearchIndex, engine, english, fusion
-from rapportsok.search.signals import Ranking, semantic
+from rapportsok.search.signals import Ranking, proximity, semantic
 from rapportsok.search.syntax import parse
 
 
@@ -427,8 +427,7 @@ def coverage_order(idf: str = "log1p"):
         if not clauses or not aw.items:
             return out
         ids = [cid for cid, _ in aw.items]
-        terms = {cid: set((t or "").split()) for cid, t in self.conn().execute(
-            f"select id, search_terms from chunk_terms where id in ({','.join('?' * len(ids))})", ids)}
+        terms = {cid: set((t or "").split()) for cid, t in proximity.index_terms(self, ids).items()}
         n, vocab = len(self.chunk_ids), self.keyword.vocab.vocab
         w = [math.log(1 + n / max(1, max(vocab.get(t, 1) for t in c))) for c in clauses]
         w = {"log1p": w, "squared": [x * x for x in w], "uniform": [1.0] * len(w)}[idf]

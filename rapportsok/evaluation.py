@@ -80,15 +80,20 @@ def judge(ranked: list[list[str]], quotes: list[str]) -> dict:
     found: set[int] = set()
     dcg, first = 0.0, None
     for i, place in enumerate(ranked[:K]):
-        covered = {j for j, quote in enumerate(quotes) for text in place if quote in text}
-        new = covered - found
-        if covered and first is None:
+        found_here = covered(place, quotes)
+        new = found_here - found
+        if found_here and first is None:
             first = i + 1
         if new:
             dcg += 1.0 / math.log2(i + 2)
             found |= new
     ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(quotes), K)))
     return {"ndcg": dcg / ideal, "recall": len(found) / len(quotes), "mrr": 1.0 / first if first else 0.0}
+
+
+def covered(place: list[str], quotes: list[str]) -> set[int]:
+    """Which of the (normalised) ``quotes`` one place of a ranking holds: a passage and the copies folded into it."""
+    return {j for j, quote in enumerate(quotes) for text in place if quote in text}
 
 
 def evaluate(index: SearchIndex, queries: list[dict], modes=MODES, fusion: str = "rrf", alpha: float = 0.5,

@@ -62,24 +62,20 @@ def stem(word: str) -> str:
 
 
 @lru_cache(maxsize=200_000)
-def _zipf(word: str) -> float:
-    return zipf_frequency(word, "sv") if word in _lexicon() else 0.0
-
-
 def zipf(word: str) -> float:
     """How common ``word`` is in Swedish (wordfreq's Zipf scale; 0 for a word its list lacks)."""
-    return _zipf(word)
+    return zipf_frequency(word, "sv") if word in _lexicon() else 0.0
 
 
 def _part_score(part: str) -> float:
     """Frequency of a compound part; a part may drop a final -e ('arbets' from 'arbete')."""
     if part in STOPWORDS:
         return 0.0
-    z = _zipf(part)
+    z = zipf(part)
     if len(part) == MIN_PART:
         return z if z >= SHORT_PART_ZIPF else 0.0
     if z < MIN_PART_ZIPF and len(part) >= 5:
-        z = _zipf(part + "e")
+        z = zipf(part + "e")
     return z if z >= MIN_PART_ZIPF else 0.0
 
 
@@ -116,7 +112,7 @@ def split_compound(word: str) -> tuple[tuple[int, int], ...]:
                 if cur is None or (cand[1], -cand[0] / cand[1]) < (cur[1], -cur[0] / cur[1]):
                     best[k] = cand
     result = best[n]
-    whole_zipf = _zipf(word)
+    whole_zipf = zipf(word)
     if result is None or whole_zipf >= COMMON_WORD_ZIPF or result[0] / result[1] <= whole_zipf:
         return whole
     return result[2]

@@ -50,6 +50,12 @@ def best_window(terms: list[str], clause_of: dict[str, tuple[int, ...]]) -> tupl
     return best, best_len
 
 
+def index_terms(index, ids: list[int]) -> dict[int, str]:
+    """The passages' index terms (stems and compound parts, in text order, space-separated)."""
+    return dict(index.conn().execute(
+        f"select id, search_terms from chunk_terms where id in ({','.join('?' * len(ids))})", ids).fetchall())
+
+
 class ProximitySignal:
     name = "proximity"
 
@@ -66,8 +72,7 @@ class ProximitySignal:
         order = list(dict.fromkeys(order))
         if not order:
             return Ranking(self.name, [], weight=0.0)
-        rows = dict(index.conn().execute(
-            f"select id, search_terms from chunk_terms where id in ({','.join('?' * len(order))})", order).fetchall())
+        rows = index_terms(index, order)
         clause_of: dict[str, tuple[int, ...]] = {}
         for c, terms in enumerate(clauses):
             for term in terms:
